@@ -1,0 +1,14 @@
+//! ajuste-shared: the data side of ajuste.
+//!
+//! Formats (read, detect, write), validation with stable codes, cleaning, deduplication,
+//! chat templates and loss masks, statistics, splits and the `.ajuste` bundle. Pure Rust with
+//! no I/O beyond `Read`/`Write` and byte slices, so the same code runs in the CLI and, compiled
+//! to WebAssembly, in the browser studio.
+
+pub mod codes;
+pub mod diagnostic;
+pub mod record;
+
+pub use codes::Code;
+pub use diagnostic::{Finding, Severity};
+pub use record::{Conversation, Dataset, Feedback, Item, Kind, Message, Preference, Record, Role, Source};
