@@ -6,8 +6,11 @@
 //! to WebAssembly, in the browser studio.
 
 pub mod codes;
+pub mod config;
 pub mod diagnostic;
 pub mod record;
+pub mod split;
+pub mod stats;
 
 pub use codes::Code;
 pub use diagnostic::{Finding, Severity};
