@@ -1,0 +1,312 @@
+//! Command-line arguments. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use ajuste_shared::formats::Format;
+use clap::{Args, Parser, Subcommand};
+
+/// ajuste: from a raw fine-tuning dataset to a trained adapter.
+///
+/// `ajuste data ...` inspects, validates, cleans, deduplicates, splits and renders datasets;
+/// `ajuste bundle ...` packs prepared data with its template and training config into one file.
+#[derive(Debug, Parser)]
+#[command(name = "ajuste", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect, validate, clean, deduplicate, split and render datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Create and inspect `.ajuste` bundles (prepared data + template + training config).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Show a dataset's container, format, kind, record count and first record.
+    Inspect(InspectArgs),
+    /// Check every record; print each finding with its line and field. Exit 1 if any is an error.
+    Validate(ValidateArgs),
+    /// Convert a dataset to another format (sharegpt, openai, alpaca, dpo, hh, kto).
+    Convert(ConvertArgs),
+    /// Apply cleaning steps (normalisation, HTML stripping, turn repair, filters, PII redaction).
+    Clean(CleanCommandArgs),
+    /// Remove exact (and with --near, near) duplicates; report the clusters.
+    Dedup(DedupCommandArgs),
+    /// Split into train and eval parts with a seed.
+    Split(SplitArgs),
+    /// Render records with a chat template, showing which tokens are trained.
+    Render(RenderArgs),
+    /// Print statistics: records, turns, roles, languages, length histograms.
+    Stats(StatsArgs),
+    /// Explain a finding code (what it checks, why it matters, an example).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Prepare a dataset (clean, dedup, split) and pack it with its template and training config.
+    Create(BundleCreateArgs),
+    /// Show a bundle's manifest and check its contents against the recorded hashes.
+    Inspect(BundleInspectArgs),
+}
+
+/// The dataset to read.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// The dataset: JSON, JSONL, CSV/TSV or Parquet, optionally gzip-compressed.
+    pub file: PathBuf,
+    /// The dataset format; detected from the records when absent.
+    #[arg(long, short = 'f')]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "OUT.json")]
+    pub report: Option<PathBuf>,
+    /// Print the JSON report on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The target format.
+    #[arg(long)]
+    pub to: Format,
+    /// Output file; `.json` writes a JSON array, anything else JSONL; `.gz` compresses.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+}
+
+/// Cleaning steps; each flag turns one on. Without flags, the safe steps run
+/// (NFKC, whitespace, zero-width characters).
+#[derive(Debug, Args, Default, Clone)]
+pub struct CleanArgs {
+    /// Unicode NFKC normalisation.
+    #[arg(long)]
+    pub nfkc: bool,
+    /// Trim and collapse whitespace, normalise newlines, strip control characters.
+    #[arg(long)]
+    pub whitespace: bool,
+    /// Remove zero-width characters and soft hyphens.
+    #[arg(long)]
+    pub zero_width: bool,
+    /// Turn HTML into text (code blocks kept).
+    #[arg(long)]
+    pub strip_html: bool,
+    /// Merge consecutive same-role turns, drop empty turns and dangling first/last turns.
+    #[arg(long)]
+    pub repair_turns: bool,
+    /// Drop records whose assistant turns contain refusal/boilerplate phrases.
+    #[arg(long)]
+    pub drop_refusals: bool,
+    /// A refusal phrase (repeatable); replaces the built-in list.
+    #[arg(long, value_name = "PHRASE", requires = "drop_refusals")]
+    pub refusal_phrase: Vec<String>,
+    /// Replace emails, phones, IPs, card numbers and IBANs with placeholders.
+    #[arg(long)]
+    pub redact_pii: bool,
+    /// Keep only records in these languages (ISO 639-3, comma-separated: eng,por).
+    #[arg(long, value_delimiter = ',', value_name = "LANGS")]
+    pub language: Vec<String>,
+    /// Drop records with fewer characters.
+    #[arg(long, value_name = "N")]
+    pub min_chars: Option<usize>,
+    /// Drop records with more characters.
+    #[arg(long, value_name = "N")]
+    pub max_chars: Option<usize>,
+    /// Drop records whose answers loop (Gopher repetition rules).
+    #[arg(long)]
+    pub drop_repetitive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanCommandArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output file (same format as the input).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub clean: CleanArgs,
+    /// Write a JSON report of what each step changed and dropped.
+    #[arg(long, value_name = "OUT.json")]
+    pub report: Option<PathBuf>,
+}
+
+/// Deduplication parameters.
+#[derive(Debug, Args, Clone)]
+pub struct DedupArgs {
+    /// Also remove near duplicates (MinHash + LSH over word n-grams).
+    #[arg(long)]
+    pub near: bool,
+    /// Jaccard similarity above which two records are near duplicates.
+    #[arg(long, default_value_t = 0.8, value_name = "T")]
+    pub threshold: f64,
+    /// Words per shingle.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub ngram: usize,
+    /// MinHash permutations.
+    #[arg(long, default_value_t = 112, value_name = "N")]
+    pub permutations: usize,
+    /// LSH bands (permutations must be a multiple).
+    #[arg(long, default_value_t = 14, value_name = "N")]
+    pub bands: usize,
+    /// Seed of the MinHash permutations.
+    #[arg(long = "dedup-seed", default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DedupCommandArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output file with the kept records (same format as the input).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub dedup: DedupArgs,
+    /// Write the clusters as a JSON report.
+    #[arg(long, value_name = "OUT.json")]
+    pub report: Option<PathBuf>,
+    /// An eval file to check for leakage against this (training) file.
+    #[arg(long, value_name = "FILE")]
+    pub eval: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Fraction of records that go to eval.
+    #[arg(long, value_name = "X")]
+    pub eval_fraction: f64,
+    /// Seed of the shuffle.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory; gets train.<ext> and eval.<ext>.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: PathBuf,
+}
+
+/// Which chat template renders records.
+#[derive(Debug, Args, Clone)]
+#[group(required = true, multiple = false)]
+pub struct TemplateArgs {
+    /// A built-in template: alpaca, vicuna, llama2, llama3, chatml, mistral, gemma, phi3, zephyr, qwen.
+    #[arg(long, short = 't', value_name = "NAME")]
+    pub template: Option<String>,
+    /// A Hugging Face tokenizer_config.json (or model directory) whose chat_template to use.
+    #[arg(long, value_name = "tokenizer_config.json")]
+    pub chat_template: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// A tokenizer.json: also print token ids and labels (-100 = not trained).
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    /// Truncate to this many tokens (needs --tokenizer) and warn where a response is cut.
+    #[arg(long, value_name = "N", requires = "tokenizer")]
+    pub max_len: Option<usize>,
+    /// Print one JSON object per record: {"record", "text", "input_ids", "labels"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Render only the first N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A tokenizer.json for token-length statistics (with --template or --chat-template).
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    /// Template used to render records for token counts (default: chatml).
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// A tokenizer_config.json whose chat_template renders records for token counts.
+    #[arg(long, value_name = "tokenizer_config.json", conflicts_with = "template")]
+    pub chat_template: Option<PathBuf>,
+    /// Count records longer than this many tokens.
+    #[arg(long, value_name = "N")]
+    pub max_len: Option<usize>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A finding code, e.g. `unknown-role`; without one, lists all codes.
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleCreateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// A tokenizer.json: token statistics and its hash go in the manifest.
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    #[command(flatten)]
+    pub clean: CleanArgs,
+    /// Skip deduplication (exact dedup runs by default).
+    #[arg(long, conflicts_with = "near")]
+    pub no_dedup: bool,
+    #[command(flatten)]
+    pub dedup: DedupArgs,
+    /// Fraction of records held out for evaluation.
+    #[arg(long, default_value_t = 0.05, value_name = "X")]
+    pub eval_fraction: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Training method; defaults to the one the data's kind calls for (sft, dpo, kto).
+    #[arg(long)]
+    pub method: Option<ajuste_shared::config::Method>,
+    /// The base model (a Hugging Face id or directory), recorded in the manifest.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Output bundle file.
+    #[arg(long, short = 'o', value_name = "OUT.ajuste")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleInspectArgs {
+    /// The `.ajuste` bundle.
+    pub file: PathBuf,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
