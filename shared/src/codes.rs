@@ -170,6 +170,21 @@ codes! {
         what "The end-of-turn / EOS token after an assistant turn is not among the trained tokens.",
         why "The most common cause of endless generation after fine-tuning.",
         example "a template that appends </s> outside the assistant span";
+    TemplateNotIncremental = "template-not-incremental", Warning, since "0.1.0",
+        hint Some("check the trained text in the studio's token view, or use a template with {% generation %} blocks"),
+        what "Rendering the first turns of a record does not give a prefix of rendering the whole record, so turn boundaries cannot be read off prefix renders; the loss mask is found by searching each turn's text instead.",
+        why "The searched mask is usually right but can miss header or end-of-turn tokens; templates that rewrite earlier turns (dropping reasoning from old assistant turns, say) cause this.",
+        example "a template that renders past assistant turns without their <think> block";
+    SpecialTokenMismatch = "special-token-mismatch", Warning, since "0.1.0",
+        hint Some("use the template that ships with the model's tokenizer, or add the token to the tokenizer"),
+        what "A special token the template writes (BOS, EOS) is not a single token of the tokenizer.",
+        why "The token is split into ordinary pieces: the model learns to spell it and never emits the real end-of-turn token, so generation does not stop.",
+        example "the ChatML template (<|im_end|>) with a Llama 2 tokenizer";
+    TokenizeError = "tokenize-error", Error, since "0.1.0",
+        hint None,
+        what "The tokenizer failed to encode the rendered record.",
+        why "The record cannot be turned into token ids.",
+        example "a tokenizer.json whose normalizer rejects the text";
     TemplateError = "template-error", Error, since "0.1.0",
         hint None,
         what "The chat template raised an error or failed to render the record.",

@@ -9,6 +9,8 @@ pub mod codes;
 pub mod config;
 pub mod diagnostic;
 pub mod record;
+pub mod template;
+pub mod tokenize;
 pub mod split;
 pub mod stats;
 
