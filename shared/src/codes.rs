@@ -88,6 +88,11 @@ codes! {
         what "No known dataset format matches the fields of the records.",
         why "Without a format the records cannot be interpreted.",
         example "{\"question\": \"...\", \"answer\": \"...\"}";
+    ReadError = "read-error", Error, since "0.1.0",
+        hint Some("check that the file is complete; a gzip file cut off during download fails this way"),
+        what "The input could not be read to its end (an I/O error, or a truncated or corrupt gzip stream).",
+        why "Records after the failure are missing; the data seen so far may be incomplete.",
+        example "data.jsonl.gz truncated in the middle of a block";
     // --- record structure ----------------------------------------------------------------
     NotAnObject = "not-an-object", Error, since "0.1.0",
         hint Some("each record must be a JSON object"),
@@ -114,6 +119,26 @@ codes! {
         what "A KTO `label` (or `kto_tag`) is not a boolean.",
         why "KTO needs to know whether each completion is desirable; a string like \"yes\" is ambiguous.",
         example "{\"prompt\": \"...\", \"completion\": \"...\", \"label\": \"good\"}";
+    DroppedField = "dropped-field", Warning, since "0.1.0",
+        hint Some("rename the field; the canonical names (messages, prompt, chosen, rejected, completion, label on a record; role, content, train on a turn) are taken"),
+        what "A field of the record or of a turn is dropped because its name is one the canonical model uses for something else.",
+        why "Keeping it would make the record ambiguous (a `chosen` field on an SFT record reads as a preference pair); dropping it is reported so nothing vanishes silently.",
+        example "{\"conversations\": [...], \"messages\": \"old copy\"}";
+    NonTextContent = "non-text-content", Warning, since "0.1.0",
+        hint Some("text-only models ignore these parts; drop them or the record if they carry the answer"),
+        what "An OpenAI content part is not text (an image, audio or file part).",
+        why "Only text is trained; the part is kept for export but the model never sees it.",
+        example "{\"type\": \"image_url\", \"image_url\": {\"url\": \"...\"}}";
+    BadTurnMarkers = "bad-turn-markers", Error, since "0.1.0",
+        hint Some("each Anthropic HH string must be \"\\n\\nHuman: ...\\n\\nAssistant: ...\" turns"),
+        what "An Anthropic HH `chosen`/`rejected` string does not start with a Human turn marker or holds no Assistant turn.",
+        why "The turns (and so the prompt and the completion) cannot be told apart.",
+        example "{\"chosen\": \"Sure, here it is\", \"rejected\": \"No.\"}";
+    PromptMismatch = "prompt-mismatch", Warning, since "0.1.0",
+        hint Some("check the pair; the differing turns are kept in chosen and rejected"),
+        what "The chosen and rejected conversations of an implicit-prompt pair differ before their final assistant turn.",
+        why "The pair does not compare two answers to one prompt; only the common prefix is used as the prompt.",
+        example "chosen and rejected HH strings whose first Human turns differ";
     EmptyContent = "empty-content", Warning, since "0.1.0",
         hint Some("`ajuste data clean --repair-turns` drops empty turns"),
         what "A turn's text is empty or only whitespace.",

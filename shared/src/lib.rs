@@ -7,13 +7,20 @@
 
 pub mod codes;
 pub mod config;
+pub mod container;
 pub mod diagnostic;
+pub mod formats;
+pub mod load;
 pub mod record;
 pub mod template;
 pub mod tokenize;
 pub mod split;
 pub mod stats;
+pub mod validate;
 
 pub use codes::Code;
+pub use container::Container;
 pub use diagnostic::{Finding, Severity};
+pub use formats::Format;
+pub use load::{LoadOptions, Loaded, load, load_streaming};
 pub use record::{Conversation, Dataset, Feedback, Item, Kind, Message, Preference, Record, Role, Source};
