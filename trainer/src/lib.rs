@@ -1,5 +1,8 @@
 //! ajuste-trainer: the training engine and, behind the `cli` feature, the `ajuste` command.
 
+pub mod adapter;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod device;
+pub mod model;
 pub mod objective;
