@@ -54,7 +54,9 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextTokenizer").field("vocab_size", &self.vocab_size()).finish()
+        f.debug_struct("TextTokenizer")
+            .field("vocab_size", &self.vocab_size())
+            .finish()
     }
 }
 
@@ -62,7 +64,8 @@ impl TextTokenizer {
     /// Loads `tokenizer.json` bytes. Truncation and padding saved in the file are switched off:
     /// lengths are ajuste's decision (`max_len`), and padding belongs to batching.
     pub fn from_bytes(json: &[u8]) -> Result<Self, TokenizeError> {
-        let mut inner = Tokenizer::from_bytes(json).map_err(|e| TokenizeError::InvalidTokenizer(e.to_string()))?;
+        let mut inner = Tokenizer::from_bytes(json)
+            .map_err(|e| TokenizeError::InvalidTokenizer(e.to_string()))?;
         inner
             .with_truncation(None)
             .map_err(|e| TokenizeError::InvalidTokenizer(e.to_string()))?;
@@ -80,14 +83,23 @@ impl TextTokenizer {
         let encoding = match self.inner.encode(text.as_str(), false) {
             Ok(encoding) => encoding,
             Err(err) => {
-                let finding = Finding::new(Code::TokenizeError, format!("the tokenizer cannot encode this record: {err}"));
-                return Encoded { findings: vec![finding], ..Encoded::default() };
+                let finding = Finding::new(
+                    Code::TokenizeError,
+                    format!("the tokenizer cannot encode this record: {err}"),
+                );
+                return Encoded {
+                    findings: vec![finding],
+                    ..Encoded::default()
+                };
             }
         };
         let mut input_ids = encoding.get_ids().to_vec();
         let mask = trained_mask(encoding.get_offsets(), &rendered.trained_ranges());
-        let mut labels: Vec<i64> =
-            input_ids.iter().zip(&mask).map(|(&id, &t)| if t { i64::from(id) } else { IGNORE_INDEX }).collect();
+        let mut labels: Vec<i64> = input_ids
+            .iter()
+            .zip(&mask)
+            .map(|(&id, &t)| if t { i64::from(id) } else { IGNORE_INDEX })
+            .collect();
         let mut findings = Vec::new();
         if let Some(max) = max_len.filter(|&max| input_ids.len() > max) {
             findings.push(Finding::new(
@@ -104,12 +116,17 @@ impl TextTokenizer {
             input_ids.truncate(max);
             labels.truncate(max);
         }
-        let encoded = Encoded { input_ids, labels, findings };
+        let encoded = Encoded {
+            input_ids,
+            labels,
+            findings,
+        };
         if rendered.has_trained_text() && encoded.trained_tokens() == 0 {
             let mut encoded = encoded;
-            encoded
-                .findings
-                .push(Finding::new(Code::NoTrainedTokens, "no trained token is left after tokenization and truncation"));
+            encoded.findings.push(Finding::new(
+                Code::NoTrainedTokens,
+                "no trained token is left after tokenization and truncation",
+            ));
             return encoded;
         }
         encoded
@@ -117,14 +134,19 @@ impl TextTokenizer {
 
     /// The ids of a plain text, without added special tokens.
     pub fn encode_text(&self, text: &str) -> Vec<u32> {
-        self.inner.encode(text, false).map(|e| e.get_ids().to_vec()).unwrap_or_default()
+        self.inner
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
     }
 
     /// The text of token ids, special tokens included; ids outside the vocabulary are skipped.
     pub fn decode(&self, ids: &[u32]) -> String {
         self.inner.decode(ids, false).unwrap_or_else(|_| {
             // A decoder that fails on some sequence still has a text for each id.
-            ids.iter().filter_map(|&id| self.inner.id_to_token(id)).collect()
+            ids.iter()
+                .filter_map(|&id| self.inner.id_to_token(id))
+                .collect()
         })
     }
 
@@ -177,6 +199,7 @@ fn trained_mask(offsets: &[(usize, usize)], spans: &[Range<usize>]) -> Vec<bool>
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)] // one-span lists are meant
 mod tests {
     use super::*;
 
@@ -184,8 +207,14 @@ mod tests {
     fn tokens_overlapping_a_span_are_trained() {
         // tokens: [0,2) [2,5) [5,6) [6,9) [9,9)
         let offsets = [(0, 2), (2, 5), (5, 6), (6, 9), (9, 9)];
-        assert_eq!(trained_mask(&offsets, &[3..6]), [false, true, true, false, false]);
-        assert_eq!(trained_mask(&offsets, &[0..1, 8..10]), [true, false, false, true, true]);
+        assert_eq!(
+            trained_mask(&offsets, &[3..6]),
+            [false, true, true, false, false]
+        );
+        assert_eq!(
+            trained_mask(&offsets, &[0..1, 8..10]),
+            [true, false, false, true, true]
+        );
         assert_eq!(trained_mask(&offsets, &[]), [false; 5]);
     }
 }

@@ -104,7 +104,11 @@ impl Builtin {
     /// The EOS token the template writes.
     pub fn eos_token(self) -> &'static str {
         match self {
-            Builtin::Alpaca | Builtin::Vicuna | Builtin::Llama2 | Builtin::Mistral | Builtin::Zephyr => "</s>",
+            Builtin::Alpaca
+            | Builtin::Vicuna
+            | Builtin::Llama2
+            | Builtin::Mistral
+            | Builtin::Zephyr => "</s>",
             Builtin::Llama3 => "<|eot_id|>",
             Builtin::Chatml | Builtin::Qwen => "<|im_end|>",
             Builtin::Gemma => "<eos>",
@@ -114,7 +118,8 @@ impl Builtin {
 
     /// The template as a [`ChatTemplate`], e.g. to render it with another model's special tokens.
     pub fn to_chat_template(self) -> ChatTemplate {
-        let mut template = ChatTemplate::new(self.jinja_source(), self.bos_token(), self.eos_token());
+        let mut template =
+            ChatTemplate::new(self.jinja_source(), self.bos_token(), self.eos_token());
         template.name = Some(self.as_str().to_owned());
         template
     }
@@ -164,7 +169,10 @@ mod tests {
         }
         assert_eq!("Llama-3".parse::<Builtin>().unwrap(), Builtin::Llama3);
         assert_eq!("qwen2.5".parse::<Builtin>().unwrap(), Builtin::Qwen);
-        assert!(matches!("gpt".parse::<Builtin>(), Err(TemplateError::UnknownBuiltin(_))));
+        assert!(matches!(
+            "gpt".parse::<Builtin>(),
+            Err(TemplateError::UnknownBuiltin(_))
+        ));
     }
 
     #[test]

@@ -72,12 +72,22 @@ pub struct ChatTemplate {
 }
 
 /// Special tokens (besides BOS/EOS) that transformers passes to templates when they are set.
-const OTHER_SPECIAL_TOKENS: [&str; 5] = ["unk_token", "pad_token", "sep_token", "cls_token", "mask_token"];
+const OTHER_SPECIAL_TOKENS: [&str; 5] = [
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+];
 
 impl ChatTemplate {
     /// A template from its Jinja text and special tokens. Nothing is compiled yet; see
     /// [`ChatTemplate::check`].
-    pub fn new(source: impl Into<String>, bos_token: impl Into<String>, eos_token: impl Into<String>) -> Self {
+    pub fn new(
+        source: impl Into<String>,
+        bos_token: impl Into<String>,
+        eos_token: impl Into<String>,
+    ) -> Self {
         ChatTemplate {
             source: source.into(),
             bos_token: bos_token.into(),
@@ -95,10 +105,12 @@ impl ChatTemplate {
     /// From a list of named templates the one named `default` is taken, else the first. The template
     /// is compiled here so that a syntax error surfaces now and not on the first record.
     pub fn from_tokenizer_config(json: &[u8], jinja: Option<&str>) -> Result<Self, TemplateError> {
-        let config: Json =
-            serde_json::from_slice(json).map_err(|e| TemplateError::InvalidConfig(e.to_string()))?;
+        let config: Json = serde_json::from_slice(json)
+            .map_err(|e| TemplateError::InvalidConfig(e.to_string()))?;
         let Some(config) = config.as_object() else {
-            return Err(TemplateError::InvalidConfig("the top level is not a JSON object".into()));
+            return Err(TemplateError::InvalidConfig(
+                "the top level is not a JSON object".into(),
+            ));
         };
         let (source, name) = match jinja {
             Some(text) => (text.to_owned(), None),
@@ -136,7 +148,8 @@ impl ChatTemplate {
         add_generation_prompt: bool,
     ) -> Result<String, TemplateError> {
         let values: Vec<Value> = messages.iter().map(message_value).collect();
-        self.render_values(&values, add_generation_prompt, false, None).map(|out| out.text)
+        self.render_values(&values, add_generation_prompt, false, None)
+            .map(|out| out.text)
     }
 
     /// Renders template values. With `track`, the output's generation blocks are returned as byte
@@ -149,26 +162,44 @@ impl ChatTemplate {
         tools: Option<&Value>,
     ) -> Result<Rendering, TemplateError> {
         let compiled = self.compiled()?;
-        let template = compiled.env.get_template(TEMPLATE_NAME).map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        let template = compiled
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(|e| TemplateError::Syntax(describe(&e)))?;
         let raw = template
             .render(self.context(messages, add_generation_prompt, track, tools))
             .map_err(|e| TemplateError::Render(describe(&e)))?;
         if track && compiled.has_generation {
             split_generation(&raw)
         } else {
-            Ok(Rendering { text: raw, generation: Vec::new() })
+            Ok(Rendering {
+                text: raw,
+                generation: Vec::new(),
+            })
         }
     }
 
     /// The variables a template sees: transformers passes `messages`, `tools`, `documents`,
     /// `add_generation_prompt` and every special token that is set.
-    fn context(&self, messages: &[Value], add_generation_prompt: bool, track: bool, tools: Option<&Value>) -> Value {
+    fn context(
+        &self,
+        messages: &[Value],
+        add_generation_prompt: bool,
+        track: bool,
+        tools: Option<&Value>,
+    ) -> Value {
         let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
         ctx.insert("messages".into(), Value::from(messages.to_vec()));
-        ctx.insert("add_generation_prompt".into(), Value::from(add_generation_prompt));
+        ctx.insert(
+            "add_generation_prompt".into(),
+            Value::from(add_generation_prompt),
+        );
         ctx.insert("tools".into(), tools.cloned().unwrap_or(Value::from(())));
         ctx.insert("documents".into(), Value::from(()));
-        for (key, token) in [("bos_token", &self.bos_token), ("eos_token", &self.eos_token)] {
+        for (key, token) in [
+            ("bos_token", &self.bos_token),
+            ("eos_token", &self.eos_token),
+        ] {
             if !token.is_empty() {
                 ctx.insert(key.into(), Value::from(token.as_str()));
             }
@@ -211,8 +242,13 @@ struct Compiled {
 impl Compiled {
     fn new(source: &str) -> Result<Self, TemplateError> {
         let has_generation = GENERATION_OPEN.is_match(source);
-        let rewritten = GENERATION_OPEN.replace_all(source, format!("{{%${{1}} filter {GENERATION_FILTER} ${{2}}%}}"));
-        let rewritten = GENERATION_CLOSE.replace_all(&rewritten, "{%${1} endfilter ${2}%}").into_owned();
+        let rewritten = GENERATION_OPEN.replace_all(
+            source,
+            format!("{{%${{1}} filter {GENERATION_FILTER} ${{2}}%}}"),
+        );
+        let rewritten = GENERATION_CLOSE
+            .replace_all(&rewritten, "{%${1} endfilter ${2}%}")
+            .into_owned();
         let mut env = Environment::new();
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
@@ -224,8 +260,13 @@ impl Compiled {
         env.add_function("raise_exception", raise_exception);
         env.add_filter("tojson", tojson);
         env.add_filter(GENERATION_FILTER, generation_block);
-        env.add_template_owned(TEMPLATE_NAME, rewritten).map_err(|e| TemplateError::Syntax(describe(&e)))?;
-        Ok(Compiled { source: source.to_owned(), env, has_generation })
+        env.add_template_owned(TEMPLATE_NAME, rewritten)
+            .map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        Ok(Compiled {
+            source: source.to_owned(),
+            env,
+            has_generation,
+        })
     }
 }
 
@@ -286,10 +327,16 @@ fn pick_template(value: Option<&Json>) -> Result<(String, Option<String>), Templ
             let mut named = Vec::with_capacity(items.len());
             for item in items {
                 let name = item.get("name").and_then(Json::as_str).ok_or_else(wrong)?;
-                let template = item.get("template").and_then(Json::as_str).ok_or_else(wrong)?;
+                let template = item
+                    .get("template")
+                    .and_then(Json::as_str)
+                    .ok_or_else(wrong)?;
                 named.push((name, template));
             }
-            let chosen = named.iter().find(|(name, _)| *name == "default").or(named.first());
+            let chosen = named
+                .iter()
+                .find(|(name, _)| *name == "default")
+                .or(named.first());
             chosen
                 .map(|(name, template)| (template.to_string(), Some(name.to_string())))
                 .ok_or(TemplateError::NoChatTemplate)
@@ -325,12 +372,16 @@ fn split_generation(raw: &str) -> Result<Rendering, TemplateError> {
     for c in raw.chars() {
         match c {
             GEN_START if open.is_some() => {
-                return Err(TemplateError::Render("a {% generation %} block is nested in another".into()));
+                return Err(TemplateError::Render(
+                    "a {% generation %} block is nested in another".into(),
+                ));
             }
             GEN_START => open = Some(text.len()),
             GEN_END => {
                 let start = open.take().ok_or_else(|| {
-                    TemplateError::Render("an {% endgeneration %} has no matching {% generation %}".into())
+                    TemplateError::Render(
+                        "an {% endgeneration %} has no matching {% generation %}".into(),
+                    )
                 })?;
                 if start < text.len() {
                     generation.push(start..text.len());
@@ -340,7 +391,9 @@ fn split_generation(raw: &str) -> Result<Rendering, TemplateError> {
         }
     }
     if open.is_some() {
-        return Err(TemplateError::Render("a {% generation %} block is not closed".into()));
+        return Err(TemplateError::Render(
+            "a {% generation %} block is not closed".into(),
+        ));
     }
     Ok(Rendering { text, generation })
 }
@@ -374,7 +427,12 @@ fn generation_block(state: &State, body: String) -> String {
 
 /// transformers' `tojson`: `json.dumps(x, ensure_ascii=False, indent=None, separators=None,
 /// sort_keys=False)`, with the same positional order.
-fn tojson(value: &Value, ensure_ascii: Option<bool>, indent: Option<Value>, kwargs: Kwargs) -> Result<String, Error> {
+fn tojson(
+    value: &Value,
+    ensure_ascii: Option<bool>,
+    indent: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let ensure_ascii = match kwargs.get::<Option<bool>>("ensure_ascii")? {
         Some(v) => v,
         None => ensure_ascii.unwrap_or(false),
@@ -395,14 +453,23 @@ fn tojson(value: &Value, ensure_ascii: Option<bool>, indent: Option<Value>, kwar
     let (item_sep, key_sep) = match separators {
         Some(seps) if seps.len() == 2 => (seps[0].clone(), seps[1].clone()),
         Some(_) => {
-            return Err(Error::new(ErrorKind::InvalidOperation, "tojson separators must be a pair of strings"));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "tojson separators must be a pair of strings",
+            ));
         }
         None if indent.is_some() => (",".to_owned(), ": ".to_owned()),
         None => (", ".to_owned(), ": ".to_owned()),
     };
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     kwargs.assert_all_used()?;
-    let writer = PyJson { ensure_ascii, indent, item_sep, key_sep, sort_keys };
+    let writer = PyJson {
+        ensure_ascii,
+        indent,
+        item_sep,
+        key_sep,
+        sort_keys,
+    };
     let mut out = String::new();
     writer.write(&mut out, value, 0)?;
     Ok(out)
@@ -427,7 +494,9 @@ impl PyJson {
             ValueKind::String | ValueKind::Plain => self.write_str(out, &value.to_string()),
             ValueKind::Seq | ValueKind::Iterable | ValueKind::Bytes => {
                 let items: Vec<Value> = value.try_iter()?.collect();
-                self.write_container(out, '[', ']', depth, &items, |out, item| self.write(out, item, depth + 1))?;
+                self.write_container(out, '[', ']', depth, &items, |out, item| {
+                    self.write(out, item, depth + 1)
+                })?;
             }
             ValueKind::Map => {
                 let mut keys: Vec<Value> = value.try_iter()?.collect();
@@ -442,7 +511,10 @@ impl PyJson {
             }
             // `ValueKind` is non-exhaustive: invalid values and any kind added later.
             _ => {
-                return Err(Error::new(ErrorKind::InvalidOperation, "cannot serialise this value to JSON"));
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "cannot serialise this value to JSON",
+                ));
             }
         }
         Ok(())
@@ -513,7 +585,11 @@ fn py_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     // `{:e}` gives the shortest digits that round-trip, as Python's repr does.
     let sci = format!("{:e}", f.abs());
@@ -525,14 +601,24 @@ fn py_float(f: f64) -> String {
         let (int_part, frac_part) = if exp >= 0 {
             let split = exp as usize + 1;
             if digits.len() <= split {
-                (format!("{digits}{}", "0".repeat(split - digits.len())), String::new())
+                (
+                    format!("{digits}{}", "0".repeat(split - digits.len())),
+                    String::new(),
+                )
             } else {
                 (digits[..split].to_owned(), digits[split..].to_owned())
             }
         } else {
-            ("0".to_owned(), format!("{}{digits}", "0".repeat((-exp - 1) as usize)))
+            (
+                "0".to_owned(),
+                format!("{}{digits}", "0".repeat((-exp - 1) as usize)),
+            )
         };
-        let frac_part = if frac_part.is_empty() { "0".to_owned() } else { frac_part };
+        let frac_part = if frac_part.is_empty() {
+            "0".to_owned()
+        } else {
+            frac_part
+        };
         format!("{sign}{int_part}.{frac_part}")
     } else {
         let exp_sign = if exp < 0 { '-' } else { '+' };
@@ -571,7 +657,10 @@ mod tests {
         let tmpl = env.env.get_template(TEMPLATE_NAME).unwrap();
         let x = json_value(&serde_json::json!({"b": [1, 2.5, null], "a": true}));
         let out = tmpl.render(minijinja::context! { x => x }).unwrap();
-        assert_eq!(out, "{\"b\": [1, 2.5, null], \"a\": true}|{\n  \"b\": [\n    1,\n    2.5,\n    null\n  ],\n  \"a\": true\n}|\"ã<\"|\"\\u00e3\"");
+        assert_eq!(
+            out,
+            "{\"b\": [1, 2.5, null], \"a\": true}|{\n  \"b\": [\n    1,\n    2.5,\n    null\n  ],\n  \"a\": true\n}|\"ã<\"|\"\\u00e3\""
+        );
     }
 
     #[test]
@@ -587,7 +676,11 @@ mod tests {
         let tracked = t.render_values(&values, false, true, None).unwrap();
         assert_eq!(plain.text, "user:hi;assistant:yo;");
         assert_eq!(tracked.text, plain.text);
-        let spans: Vec<&str> = tracked.generation.iter().map(|r| &tracked.text[r.clone()]).collect();
+        let spans: Vec<&str> = tracked
+            .generation
+            .iter()
+            .map(|r| &tracked.text[r.clone()])
+            .collect();
         assert_eq!(spans, ["hi", "yo"]);
     }
 
@@ -595,7 +688,10 @@ mod tests {
     fn raise_exception_message_is_reported() {
         let t = ChatTemplate::new("{{ raise_exception('System role not supported') }}", "", "");
         let err = t.render_messages(&[], false).unwrap_err();
-        assert!(err.to_string().contains("System role not supported"), "{err}");
+        assert!(
+            err.to_string().contains("System role not supported"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -603,16 +699,31 @@ mod tests {
         let json = br#"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}],
             "bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null, "unk_token": "<unk>"}"#;
         let t = ChatTemplate::from_tokenizer_config(json, None).unwrap();
-        assert_eq!((t.source.as_str(), t.name.as_deref()), ("D", Some("default")));
-        assert_eq!((t.bos_token.as_str(), t.eos_token.as_str()), ("<s>", "</s>"));
-        assert_eq!(t.special_tokens.get("unk_token").map(String::as_str), Some("<unk>"));
+        assert_eq!(
+            (t.source.as_str(), t.name.as_deref()),
+            ("D", Some("default"))
+        );
+        assert_eq!(
+            (t.bos_token.as_str(), t.eos_token.as_str()),
+            ("<s>", "</s>")
+        );
+        assert_eq!(
+            t.special_tokens.get("unk_token").map(String::as_str),
+            Some("<unk>")
+        );
         assert!(!t.special_tokens.contains_key("pad_token"));
     }
 
     #[test]
     fn config_errors_are_typed() {
-        assert!(matches!(ChatTemplate::from_tokenizer_config(b"{", None), Err(TemplateError::InvalidConfig(_))));
-        assert!(matches!(ChatTemplate::from_tokenizer_config(b"{}", None), Err(TemplateError::NoChatTemplate)));
+        assert!(matches!(
+            ChatTemplate::from_tokenizer_config(b"{", None),
+            Err(TemplateError::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            ChatTemplate::from_tokenizer_config(b"{}", None),
+            Err(TemplateError::NoChatTemplate)
+        ));
         assert!(matches!(
             ChatTemplate::from_tokenizer_config(br#"{"chat_template": 3}"#, None),
             Err(TemplateError::WrongType { .. })
@@ -622,7 +733,8 @@ mod tests {
             Err(TemplateError::Syntax(_))
         ));
         // A separate chat_template.jinja (transformers 5) needs no template in the config.
-        let t = ChatTemplate::from_tokenizer_config(br#"{"eos_token": "<|im_end|>"}"#, Some("X")).unwrap();
+        let t = ChatTemplate::from_tokenizer_config(br#"{"eos_token": "<|im_end|>"}"#, Some("X"))
+            .unwrap();
         assert_eq!(t.source, "X");
     }
 }

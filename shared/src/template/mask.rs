@@ -4,7 +4,9 @@
 //! turn `i` spans from the end of `render(messages[..i])` to the end of `render(messages[..=i])`.
 //! A trained assistant turn starts after `render(messages[..i], add_generation_prompt=true)`, so its
 //! header is not trained but everything the template writes after the content (end-of-turn token,
-//! newline) is, which is what TRL's `assistant_only_loss` trains. When the template has
+//! newline) is, which is what TRL's `assistant_only_loss` trains. (A template that writes no
+//! generation prompt, like Llama 2's, has its assistant turns trained from the content on.) When the
+//! template has
 //! `{% generation %}` blocks, the trained text of an assistant turn is the block output inside its
 //! region instead, exactly as transformers' `return_assistant_tokens_mask` marks it.
 //!
@@ -14,6 +16,9 @@
 //! goes on. A template that breaks the property otherwise (one that rewrites earlier turns
 //! depending on later ones) falls back to searching each turn's content in the text, and the record
 //! gets a `template-not-incremental` finding.
+
+// Lists of byte ranges that hold one range are meant, not ranges turned into lists.
+#![allow(clippy::single_range_in_vec_init)]
 
 use std::ops::Range;
 
@@ -43,7 +48,9 @@ pub(crate) fn turns<'a>(
     messages.iter().enumerate().map(move |(i, message)| Turn {
         message,
         path: pointer_push(list, i),
-        trained: message.train.unwrap_or(trainable && message.role == Role::Assistant),
+        trained: message
+            .train
+            .unwrap_or(trainable && message.role == Role::Assistant),
     })
 }
 
@@ -59,19 +66,36 @@ struct Placed {
 }
 
 /// Renders the turns and splits the text into segments; never fails (problems become findings).
-pub(crate) fn render_turns(template: &ChatTemplate, name: &str, turns: &[Turn], tools: Option<&Json>) -> Rendered {
+pub(crate) fn render_turns(
+    template: &ChatTemplate,
+    name: &str,
+    turns: &[Turn],
+    tools: Option<&Json>,
+) -> Rendered {
     let values: Vec<Value> = turns.iter().map(|t| message_value(t.message)).collect();
     let tools = tools.map(json_value);
-    let ctx = Ctx { template, values: &values, tools: tools.as_ref() };
+    let ctx = Ctx {
+        template,
+        values: &values,
+        tools: tools.as_ref(),
+    };
     // Content holding the generation markers would confuse tracking; such (odd) records are masked
     // without the template's blocks.
     let track = template.has_generation_blocks()
-        && !turns.iter().any(|t| t.message.content.contains([GEN_START, GEN_END]));
+        && !turns
+            .iter()
+            .any(|t| t.message.content.contains([GEN_START, GEN_END]));
     let full = match template.render_values(&values, false, track, ctx.tools) {
         Ok(full) => full,
         Err(err) => {
-            let finding = Finding::new(Code::TemplateError, format!("the {name} template cannot render this record: {err}"));
-            return Rendered { segments: Vec::new(), findings: vec![finding] };
+            let finding = Finding::new(
+                Code::TemplateError,
+                format!("the {name} template cannot render this record: {err}"),
+            );
+            return Rendered {
+                segments: Vec::new(),
+                findings: vec![finding],
+            };
         }
     };
     let mut findings = Vec::new();
@@ -88,7 +112,7 @@ pub(crate) fn render_turns(template: &ChatTemplate, name: &str, turns: &[Turn], 
             place_by_search(template, turns, &full)
         }
     };
-    findings.extend(check_turns(name, turns, &full.text, &placed));
+    findings.extend(check_turns(&ctx, name, turns, &full.text, &placed));
     let segments = segments(&full.text, turns, &placed);
     let rendered = Rendered { segments, findings };
     with_trained_check(rendered, name, turns)
@@ -104,7 +128,10 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn render_prefix(&self, n: usize, add_generation_prompt: bool) -> Option<String> {
         let prefix = self.values.get(..n)?;
-        self.template.render_values(prefix, add_generation_prompt, false, self.tools).ok().map(|r| r.text)
+        self.template
+            .render_values(prefix, add_generation_prompt, false, self.tools)
+            .ok()
+            .map(|r| r.text)
     }
 }
 
@@ -114,10 +141,12 @@ fn boundaries(ctx: &Ctx, full: &str) -> Option<Vec<usize>> {
     let eos = ctx.template.eos_token.as_str();
     let mut bounds = Vec::with_capacity(ctx.values.len() + 1);
     for i in 0..ctx.values.len() {
-        let at = match ctx.render_prefix(i, false) {
-            Some(prefix) => prefix_len(&prefix, full, eos)?,
-            // Many templates cannot render an empty conversation (`messages[0]` is undefined);
-            // the first turn then starts at the top.
+        let prefix = ctx.render_prefix(i, false);
+        let at = match prefix.and_then(|p| prefix_len(&p, full, eos)) {
+            Some(at) => at,
+            // The empty conversation is special: many templates cannot render it (`messages[0]`
+            // is undefined), others render a default system prompt that a first system turn
+            // replaces. The first turn then starts at the top.
             None if i == 0 => 0,
             None => return None,
         };
@@ -153,10 +182,12 @@ fn place_by_prefix(ctx: &Ctx, turns: &[Turn], full: &Rendering, bounds: &[usize]
             } else if turn.message.role == Role::Assistant {
                 let blocks = intersect(&full.generation, &region);
                 if blocks.is_empty() {
+                    // After the generation prompt; when the template writes none (Llama 2,
+                    // Mistral), at the content, so that no header text is trained.
                     let start = ctx
                         .render_prefix(i, true)
                         .and_then(|prompt| prefix_len(&prompt, &full.text, eos))
-                        .filter(|at| region.contains(at) || *at == region.end)
+                        .filter(|at| region.start < *at && *at <= region.end)
                         .or(content.as_ref().map(|c| c.start))
                         .unwrap_or(region.start);
                     vec![start..region.end]
@@ -169,8 +200,15 @@ fn place_by_prefix(ctx: &Ctx, turns: &[Turn], full: &Rendering, bounds: &[usize]
                 vec![content.as_ref().map_or(region.start, |c| c.start)..region.end]
             };
             // Everything after the content up to the next turn is the end-of-turn text.
-            let end_of_turn = content.as_ref().map(|c| trimmed(&full.text, c.end..region.end));
-            Placed { region, content, trained, end_of_turn }
+            let end_of_turn = content
+                .as_ref()
+                .map(|c| trimmed(&full.text, c.end..region.end));
+            Placed {
+                region,
+                content,
+                trained,
+                end_of_turn,
+            }
         })
         .collect()
 }
@@ -188,14 +226,19 @@ fn place_by_search(template: &ChatTemplate, turns: &[Turn], full: &Rendering) ->
         }
         found.push((cursor, content));
     }
-    let starts: Vec<usize> = found.iter().map(|(at, c)| c.as_ref().map_or(*at, |c| c.start)).collect();
+    let starts: Vec<usize> = found
+        .iter()
+        .map(|(at, c)| c.as_ref().map_or(*at, |c| c.start))
+        .collect();
     turns
         .iter()
         .zip(found)
         .enumerate()
         .map(|(i, (turn, (_, content)))| {
             let region = starts[i]..starts.get(i + 1).copied().unwrap_or(text.len());
-            let end_of_turn = content.as_ref().and_then(|c| end_of_turn_marker(text, c.end, &template.eos_token));
+            let end_of_turn = content
+                .as_ref()
+                .and_then(|c| end_of_turn_marker(text, c.end, &template.eos_token));
             let trained = match (&content, turn.trained) {
                 (Some(c), true) => {
                     let blocks: Vec<Range<usize>> = full
@@ -206,7 +249,10 @@ fn place_by_search(template: &ChatTemplate, turns: &[Turn], full: &Rendering) ->
                         .filter(|g| g.start < g.end)
                         .collect();
                     if blocks.is_empty() {
-                        let end = end_of_turn.as_ref().map_or(c.end, |e| e.end).min(region.end);
+                        let end = end_of_turn
+                            .as_ref()
+                            .map_or(c.end, |e| e.end)
+                            .min(region.end);
                         vec![c.start..end]
                     } else {
                         blocks
@@ -214,14 +260,27 @@ fn place_by_search(template: &ChatTemplate, turns: &[Turn], full: &Rendering) ->
                 }
                 _ => Vec::new(),
             };
-            Placed { region, content, trained, end_of_turn }
+            Placed {
+                region,
+                content,
+                trained,
+                end_of_turn,
+            }
         })
         .collect()
 }
 
 /// End-of-turn tokens the fallback recognises after a turn's content (besides the template's EOS).
-const END_OF_TURN_MARKERS: [&str; 8] =
-    ["<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<eos>"];
+const END_OF_TURN_MARKERS: [&str; 8] = [
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<eos>",
+];
 
 /// The range of an end-of-turn token following `at` (after optional whitespace).
 fn end_of_turn_marker(text: &str, at: usize, eos: &str) -> Option<Range<usize>> {
@@ -242,12 +301,16 @@ fn find_content(text: &str, within: Range<usize>, content: &str) -> Option<Range
         return None;
     }
     let haystack = text.get(within.clone())?;
-    haystack.find(needle).map(|at| within.start + at..within.start + at + needle.len())
+    haystack
+        .find(needle)
+        .map(|at| within.start + at..within.start + at + needle.len())
 }
 
 /// `range` with surrounding whitespace removed (empty, at its end, when all whitespace).
 fn trimmed(text: &str, range: Range<usize>) -> Range<usize> {
-    let Some(slice) = text.get(range.clone()) else { return range.start..range.start };
+    let Some(slice) = text.get(range.clone()) else {
+        return range.start..range.start;
+    };
     let lead = slice.len() - slice.trim_start().len();
     let start = range.start + lead;
     start..start + slice.trim().len()
@@ -262,12 +325,17 @@ fn intersect(blocks: &[Range<usize>], region: &Range<usize>) -> Vec<Range<usize>
 }
 
 /// `template-drops-role` and `eos-not-trained`.
-fn check_turns(name: &str, turns: &[Turn], text: &str, placed: &[Placed]) -> Vec<Finding> {
+fn check_turns(
+    ctx: &Ctx,
+    name: &str,
+    turns: &[Turn],
+    text: &str,
+    placed: &[Placed],
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (turn, place) in turns.iter().zip(placed) {
-        let content = turn.message.content.trim();
+    for (i, (turn, place)) in turns.iter().zip(placed).enumerate() {
         let role = turn.message.role;
-        if !content.is_empty() && !text.contains(content) {
+        if dropped(ctx, i, turn, text, place) {
             findings.push(
                 Finding::new(
                     Code::TemplateDropsRole,
@@ -276,13 +344,40 @@ fn check_turns(name: &str, turns: &[Turn], text: &str, placed: &[Placed]) -> Vec
                 .path(turn.path.clone()),
             );
         }
-        if turn.trained && role == Role::Assistant && place.content.is_some() {
-            if let Some(finding) = check_end_of_turn(name, text, place) {
-                findings.push(finding.path(turn.path.clone()));
-            }
+        if turn.trained
+            && role == Role::Assistant
+            && place.content.is_some()
+            && let Some(finding) = check_end_of_turn(name, text, place)
+        {
+            findings.push(finding.path(turn.path.clone()));
         }
     }
     findings
+}
+
+/// Stands in for a turn's content to see whether the template writes it anywhere.
+const SENTINEL: &str = "\u{FDD2}ajuste-content\u{FDD2}";
+
+/// Whether the template writes nothing of a turn's content.
+fn dropped(ctx: &Ctx, i: usize, turn: &Turn, text: &str, place: &Placed) -> bool {
+    let content = turn.message.content.trim();
+    if content.is_empty() || place.content.is_some() {
+        return false;
+    }
+    if !text.contains(content) {
+        return true;
+    }
+    // The content is in the text but not where the turn is: merged into another turn (Mistral
+    // puts the system prompt in the first user turn) or a coincidence ("42" inside a later answer).
+    // Rendering with a sentinel in its place tells which.
+    let mut values = ctx.values.to_vec();
+    let mut probe = turn.message.clone();
+    probe.content = SENTINEL.to_owned();
+    values[i] = message_value(&probe);
+    match ctx.template.render_values(&values, false, false, ctx.tools) {
+        Ok(rendering) => !rendering.text.contains(SENTINEL),
+        Err(_) => false,
+    }
 }
 
 /// Whether the text that closes a trained assistant turn is trained too.
@@ -297,14 +392,19 @@ fn check_end_of_turn(name: &str, text: &str, place: &Placed) -> Option<Finding> 
             ),
         ));
     }
-    let covered = place.trained.iter().any(|t| t.start <= end.start && end.end <= t.end);
+    let covered = place
+        .trained
+        .iter()
+        .any(|t| t.start <= end.start && end.end <= t.end);
     if covered {
         return None;
     }
     let marker = text.get(end.clone()).unwrap_or_default();
     Some(Finding::new(
         Code::EosNotTrained,
-        format!("the end-of-turn text `{marker}` after this assistant turn is not trained, so the model does not learn to stop"),
+        format!(
+            "the end-of-turn text `{marker}` after this assistant turn is not trained, so the model does not learn to stop"
+        ),
     ))
 }
 
@@ -332,10 +432,16 @@ fn segments(text: &str, turns: &[Turn], placed: &[Placed]) -> Vec<Segment> {
 
     let mut out: Vec<Segment> = Vec::new();
     for (range, trained, role) in pieces {
-        let Some(piece) = text.get(range).filter(|p| !p.is_empty()) else { continue };
+        let Some(piece) = text.get(range).filter(|p| !p.is_empty()) else {
+            continue;
+        };
         match out.last_mut() {
             Some(prev) if prev.trained == trained && prev.role == role => prev.text.push_str(piece),
-            _ => out.push(Segment { text: piece.to_owned(), trained, role }),
+            _ => out.push(Segment {
+                text: piece.to_owned(),
+                trained,
+                role,
+            }),
         }
     }
     out
@@ -351,7 +457,9 @@ fn with_trained_check(mut rendered: Rendered, name: &str, turns: &[Turn]) -> Ren
     } else {
         "no turn of this record is trained (by default only assistant turns are)".to_owned()
     };
-    rendered.findings.push(Finding::new(Code::NoTrainedTokens, message));
+    rendered
+        .findings
+        .push(Finding::new(Code::NoTrainedTokens, message));
     rendered
 }
 
@@ -369,7 +477,10 @@ mod tests {
 
     #[test]
     fn end_of_turn_marker_skips_whitespace() {
-        assert_eq!(end_of_turn_marker("hi <|im_end|>\n", 2, "</s>"), Some(3..13));
+        assert_eq!(
+            end_of_turn_marker("hi <|im_end|>\n", 2, "</s>"),
+            Some(3..13)
+        );
         assert_eq!(end_of_turn_marker("hi there", 2, "</s>"), None);
     }
 

@@ -56,7 +56,11 @@ impl Rendered {
 
     /// The trained text, concatenated (for display and tests).
     pub fn trained_text(&self) -> String {
-        self.segments.iter().filter(|s| s.trained).map(|s| s.text.as_str()).collect()
+        self.segments
+            .iter()
+            .filter(|s| s.trained)
+            .map(|s| s.text.as_str())
+            .collect()
     }
 
     /// Byte ranges of [`Rendered::text`] that are trained, in order, adjacent ones merged.
@@ -78,7 +82,9 @@ impl Rendered {
 
     /// Whether any text is trained.
     pub fn has_trained_text(&self) -> bool {
-        self.segments.iter().any(|s| s.trained && !s.text.is_empty())
+        self.segments
+            .iter()
+            .any(|s| s.trained && !s.text.is_empty())
     }
 
     /// Points every finding at the record's line and index in the input.
@@ -104,7 +110,9 @@ pub enum TemplateError {
     Syntax(String),
     #[error("the chat template failed to render: {0}")]
     Render(String),
-    #[error("`{0}` is not a built-in template (known: alpaca, vicuna, llama2, llama3, chatml, mistral, gemma, phi3, zephyr, qwen)")]
+    #[error(
+        "`{0}` is not a built-in template (known: alpaca, vicuna, llama2, llama3, chatml, mistral, gemma, phi3, zephyr, qwen)"
+    )]
     UnknownBuiltin(String),
 }
 
@@ -189,12 +197,16 @@ impl Template {
 
     /// Preference: (prompt + chosen, prompt + rejected), completions trained.
     pub fn render_pair(&self, p: &Preference) -> (Rendered, Rendered) {
-        (self.render_side(p, "/chosen", &p.chosen), self.render_side(p, "/rejected", &p.rejected))
+        (
+            self.render_side(p, "/chosen", &p.chosen),
+            self.render_side(p, "/rejected", &p.rejected),
+        )
     }
 
     fn render_side(&self, p: &Preference, list: &'static str, completion: &[Message]) -> Rendered {
-        let turns: Vec<_> =
-            mask::turns("/prompt", &p.prompt, false).chain(mask::turns(list, completion, true)).collect();
+        let turns: Vec<_> = mask::turns("/prompt", &p.prompt, false)
+            .chain(mask::turns(list, completion, true))
+            .collect();
         mask::render_turns(self.chat(), &self.name(), &turns, p.meta.get("tools"))
     }
 
