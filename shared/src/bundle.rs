@@ -49,7 +49,13 @@ pub struct SourceFile {
 impl SourceFile {
     /// Describes an input from its bytes and what loading it found.
     pub fn new(name: &str, bytes: &[u8], format: Format, records: usize, valid: usize) -> Self {
-        SourceFile { name: name.to_string(), sha256: sha256_hex(bytes), format, records, valid }
+        SourceFile {
+            name: name.to_string(),
+            sha256: sha256_hex(bytes),
+            format,
+            records,
+            valid,
+        }
     }
 }
 
@@ -146,7 +152,11 @@ pub struct Bundle {
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("the dataset is {found} data but the method `{method}` trains on {expected} data")]
-    KindMismatch { method: String, expected: Kind, found: Kind },
+    KindMismatch {
+        method: String,
+        expected: Kind,
+        found: Kind,
+    },
     #[error("no records are left after cleaning and deduplication; nothing to train on")]
     Empty,
     #[error("invalid split: {0}")]
@@ -160,10 +170,16 @@ pub enum BundleError {
     #[error("`{entry}` in the bundle is invalid: {message}")]
     InvalidEntry { entry: String, message: String },
     #[error("`{entry}` line {line}: {message}")]
-    InvalidRecord { entry: String, line: usize, message: String },
+    InvalidRecord {
+        entry: String,
+        line: usize,
+        message: String,
+    },
     #[error("`{0}` does not match the hash in the manifest: the bundle was modified or is damaged")]
     HashMismatch(String),
-    #[error("this bundle has schema version {0}; this ajuste reads up to {SCHEMA_VERSION}: upgrade ajuste")]
+    #[error(
+        "this bundle has schema version {0}; this ajuste reads up to {SCHEMA_VERSION}: upgrade ajuste"
+    )]
     NewerSchema(u32),
     #[error("cannot write the bundle: {0}")]
     Io(#[from] std::io::Error),
@@ -197,23 +213,40 @@ pub fn build(
         records_out: dataset.len(),
         drops: clean_report.drops,
     };
-    let dedup = recipe.dedup.as_ref().map(|cfg| remove_duplicates(&mut dataset, cfg));
+    let dedup = recipe
+        .dedup
+        .as_ref()
+        .map(|cfg| remove_duplicates(&mut dataset, cfg));
     if dataset.is_empty() {
         return Err(BundleError::Empty);
     }
     let parts = split::split(dataset.len(), recipe.split)?;
     let pick = |indices: &[usize]| -> Vec<Record> {
-        indices.iter().map(|&i| dataset.items[i].record.clone()).collect()
+        indices
+            .iter()
+            .map(|&i| dataset.items[i].record.clone())
+            .collect()
     };
     let (train, eval) = (pick(&parts.train), pick(&parts.eval));
     let train_set = Dataset {
         name: dataset.name.clone(),
-        items: parts.train.iter().map(|&i| dataset.items[i].clone()).collect(),
+        items: parts
+            .train
+            .iter()
+            .map(|&i| dataset.items[i].clone())
+            .collect(),
     };
     let token_lengths = tokenizer.map(|(_, tok)| {
-        train.iter().map(|r| rendered_tokens(template, tok, r)).collect::<Vec<_>>()
+        train
+            .iter()
+            .map(|r| rendered_tokens(template, tok, r))
+            .collect::<Vec<_>>()
     });
-    let stats = stats::compute(&train_set, token_lengths.as_deref(), Some(recipe.train.max_length));
+    let stats = stats::compute(
+        &train_set,
+        token_lengths.as_deref(),
+        Some(recipe.train.max_length),
+    );
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         created_by: format!("ajuste {}", env!("CARGO_PKG_VERSION")),
@@ -241,7 +274,11 @@ pub fn build(
         train: recipe.train.clone(),
         files: BTreeMap::new(),
     };
-    Ok(Bundle { manifest, train, eval })
+    Ok(Bundle {
+        manifest,
+        train,
+        eval,
+    })
 }
 
 /// Removes duplicates from the dataset and describes what went, by source line.
@@ -262,7 +299,12 @@ fn remove_duplicates(dataset: &mut Dataset, cfg: &DedupConfig) -> DedupInfo {
     removed.sort_by_key(|r| r.line);
     let gone = report.removed();
     let items = std::mem::take(&mut dataset.items);
-    dataset.items = items.into_iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, it)| it).collect();
+    dataset.items = items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !gone.contains(i))
+        .map(|(_, it)| it)
+        .collect();
     DedupInfo {
         config: cfg.clone(),
         exact_duplicates: report.exact_duplicates,
@@ -276,7 +318,10 @@ fn rendered_tokens(template: &Template, tok: &TextTokenizer, record: &Record) ->
     match record {
         Record::Preference(p) => {
             let (chosen, rejected) = template.render_pair(p);
-            tok.encode(&chosen, None).input_ids.len().max(tok.encode(&rejected, None).input_ids.len())
+            tok.encode(&chosen, None)
+                .input_ids
+                .len()
+                .max(tok.encode(&rejected, None).input_ids.len())
         }
         r => tok.encode(&template.render(r), None).input_ids.len(),
     }
@@ -293,7 +338,10 @@ fn to_jsonl(records: &[Record]) -> Vec<u8> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Bundle {
@@ -325,7 +373,12 @@ impl Bundle {
             .compression_level(Some(6))
             .last_modified_time(zip::DateTime::default())
             .unix_permissions(0o644);
-        for (name, bytes) in [(MANIFEST, &manifest_bytes[..]), (TRAIN, &train), (EVAL, &eval), (TEMPLATE, template)] {
+        for (name, bytes) in [
+            (MANIFEST, &manifest_bytes[..]),
+            (TRAIN, &train),
+            (EVAL, &eval),
+            (TEMPLATE, template),
+        ] {
             zip.start_file(name, options)?;
             zip.write_all(bytes)?;
         }
@@ -344,20 +397,27 @@ impl Bundle {
         if version > u64::from(SCHEMA_VERSION) {
             return Err(BundleError::NewerSchema(version as u32));
         }
-        let manifest: Manifest =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, &e.to_string()))?;
-        let mut parts = Vec::new();
-        for name in [TRAIN, EVAL] {
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| invalid(MANIFEST, &e.to_string()))?;
+        let mut checked = |name: &'static str| -> Result<Vec<u8>, BundleError> {
             let bytes = read_entry(&mut zip, name)?;
-            let info = manifest.files.get(name).ok_or_else(|| invalid(MANIFEST, &format!("no hash for {name}")))?;
+            let info = manifest
+                .files
+                .get(name)
+                .ok_or_else(|| invalid(MANIFEST, &format!("no hash for {name}")))?;
             if sha256_hex(&bytes) != info.sha256 {
                 return Err(BundleError::HashMismatch(name.to_string()));
             }
-            parts.push(parse_jsonl(name, &bytes)?);
-        }
-        let eval = parts.pop().unwrap_or_default();
-        let train = parts.pop().unwrap_or_default();
-        Ok(Bundle { manifest, train, eval })
+            Ok(bytes)
+        };
+        let train = parse_jsonl(TRAIN, &checked(TRAIN)?)?;
+        let eval = parse_jsonl(EVAL, &checked(EVAL)?)?;
+        checked(TEMPLATE)?;
+        Ok(Bundle {
+            manifest,
+            train,
+            eval,
+        })
     }
 
     /// The training records as a dataset (sources point at lines of `train.jsonl`).
@@ -374,20 +434,39 @@ fn records_dataset(name: &str, records: &[Record]) -> Dataset {
     let items = records
         .iter()
         .enumerate()
-        .map(|(i, r)| Item { source: crate::record::Source { line: i + 1, index: i }, record: r.clone() })
+        .map(|(i, r)| Item {
+            source: crate::record::Source {
+                line: i + 1,
+                index: i,
+            },
+            record: r.clone(),
+        })
         .collect();
-    Dataset { name: name.to_string(), items }
+    Dataset {
+        name: name.to_string(),
+        items,
+    }
 }
 
 fn file_info(bytes: &[u8], records: usize) -> FileInfo {
-    FileInfo { sha256: sha256_hex(bytes), bytes: bytes.len(), records }
+    FileInfo {
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len(),
+        records,
+    }
 }
 
 fn invalid(entry: &str, message: &str) -> BundleError {
-    BundleError::InvalidEntry { entry: entry.to_string(), message: message.to_string() }
+    BundleError::InvalidEntry {
+        entry: entry.to_string(),
+        message: message.to_string(),
+    }
 }
 
-fn read_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &'static str) -> Result<Vec<u8>, BundleError> {
+fn read_entry<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &'static str,
+) -> Result<Vec<u8>, BundleError> {
     let mut file = match zip.by_name(name) {
         Ok(f) => f,
         Err(zip::result::ZipError::FileNotFound) => return Err(BundleError::MissingEntry(name)),

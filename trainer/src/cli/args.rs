@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand};
 /// `ajuste data ...` inspects, validates, cleans, deduplicates, splits and renders datasets;
 /// `ajuste bundle ...` packs prepared data with its template and training config into one file.
 #[derive(Debug, Parser)]
-#[command(name = "ajuste", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ajuste",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -174,7 +179,12 @@ pub struct DedupArgs {
     #[arg(long, default_value_t = 14, value_name = "N")]
     pub bands: usize,
     /// Seed of the MinHash permutations.
-    #[arg(long = "dedup-seed", default_value_t = 1, value_name = "N")]
+    #[arg(
+        id = "dedup_seed",
+        long = "dedup-seed",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub seed: u64,
 }
 
@@ -253,7 +263,11 @@ pub struct StatsArgs {
     #[arg(long, value_name = "NAME")]
     pub template: Option<String>,
     /// A tokenizer_config.json whose chat_template renders records for token counts.
-    #[arg(long, value_name = "tokenizer_config.json", conflicts_with = "template")]
+    #[arg(
+        long,
+        value_name = "tokenizer_config.json",
+        conflicts_with = "template"
+    )]
     pub chat_template: Option<PathBuf>,
     /// Count records longer than this many tokens.
     #[arg(long, value_name = "N")]
@@ -309,4 +323,14 @@ pub struct BundleInspectArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

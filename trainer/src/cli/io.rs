@@ -70,7 +70,11 @@ pub fn write_atomic(
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        bail!("cannot write `{}`: the directory `{}` does not exist", output.display(), dir.display());
+        bail!(
+            "cannot write `{}`: the directory `{}` does not exist",
+            output.display(),
+            dir.display()
+        );
     }
     let tmp = tempfile::Builder::new()
         .prefix(".ajuste-")
@@ -80,16 +84,22 @@ pub fn write_atomic(
     {
         let mut buffered = BufWriter::new(tmp.as_file());
         if is_gzip_path(output) {
-            let mut gz = flate2::write::GzEncoder::new(&mut buffered, flate2::Compression::default());
+            let mut gz =
+                flate2::write::GzEncoder::new(&mut buffered, flate2::Compression::default());
             write(&mut gz)?;
-            gz.finish().with_context(|| format!("cannot write `{}`", output.display()))?;
+            gz.finish()
+                .with_context(|| format!("cannot write `{}`", output.display()))?;
         } else {
             write(&mut buffered)?;
         }
-        buffered.flush().with_context(|| format!("cannot write `{}`", output.display()))?;
+        buffered
+            .flush()
+            .with_context(|| format!("cannot write `{}`", output.display()))?;
     }
     tmp.as_file().sync_all().ok();
-    tmp.persist(output).map_err(|e| e.error).with_context(|| format!("cannot write `{}`", output.display()))?;
+    tmp.persist(output)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
     Ok(())
 }
 
@@ -99,11 +109,13 @@ pub fn create_dir(dir: &Path, inputs: &[&Path]) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("`{}` exists and is not a directory", dir.display());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory `{}`", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory `{}`", dir.display()))
 }
 
 pub fn is_gzip_path(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// The extension that decides an output's container, looking through a trailing `.gz`.

@@ -43,7 +43,11 @@ pub fn main() -> ExitCode {
         Err(err) => {
             // clap prints help/version on stdout with exit code 0, usage errors on stderr with 2.
             let _ = err.print();
-            return if err.use_stderr() { ExitStatus::Error.into() } else { ExitStatus::Success.into() };
+            return if err.use_stderr() {
+                ExitStatus::Error.into()
+            } else {
+                ExitStatus::Success.into()
+            };
         }
     };
     match commands::run(cli) {

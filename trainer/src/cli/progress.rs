@@ -24,10 +24,9 @@ fn bar(len: u64, template: &str, label: &str) -> ProgressBar {
 
 /// A bar over the bytes of an input file.
 pub fn bytes(len: u64, label: &str) -> ProgressBar {
-    bar(len, "{msg:>10} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})", label)
-}
-
-/// A bar over a count of items (records, steps).
-pub fn items(len: u64, label: &str) -> ProgressBar {
-    bar(len, "{msg:>10} [{bar:30}] {pos}/{len} ({per_sec}, {eta})", label)
+    bar(
+        len,
+        "{msg:>10} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        label,
+    )
 }

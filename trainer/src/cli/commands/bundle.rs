@@ -26,34 +26,60 @@ fn default_method(kind: Kind) -> Method {
 pub fn create(args: &BundleCreateArgs) -> Result<ExitStatus> {
     let template = template::resolve(&args.template)?;
     let tokenizer_bytes = args.tokenizer.as_deref().map(io::read).transpose()?;
-    let tokenizer = args.tokenizer.as_deref().map(template::tokenizer).transpose()?;
-    let dedup = if args.no_dedup { None } else { Some(dedup::config(&args.dedup)?) };
+    let tokenizer = args
+        .tokenizer
+        .as_deref()
+        .map(template::tokenizer)
+        .transpose()?;
+    let dedup = if args.no_dedup {
+        None
+    } else {
+        Some(dedup::config(&args.dedup)?)
+    };
     let path = &args.input.file;
     // The whole input is read once: its hash goes in the manifest.
     let bytes = io::read(path)?;
     let name = io::display_name(path);
-    let opts = LoadOptions { format: args.input.format };
+    let opts = LoadOptions {
+        format: args.input.format,
+    };
     let loaded = match ajuste_shared::load::load(&bytes[..], &name, &opts) {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(path, &finding)),
     };
     let status = summarize_drops(path, &loaded);
-    let method = args.method.unwrap_or_else(|| default_method(loaded.format.kind()));
+    let method = args
+        .method
+        .unwrap_or_else(|| default_method(loaded.format.kind()));
     let mut train = TrainConfig::for_method(method);
     train.model = args.model.clone();
     let recipe = Recipe {
         clean: clean::steps(&args.clean),
         dedup,
-        split: SplitConfig { eval_fraction: args.eval_fraction, seed: args.seed },
+        split: SplitConfig {
+            eval_fraction: args.eval_fraction,
+            seed: args.seed,
+        },
         train,
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(name);
-    let source = SourceFile::new(&file_name, &bytes, loaded.format, loaded.report.records, loaded.report.valid);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or(name);
+    let source = SourceFile::new(
+        &file_name,
+        &bytes,
+        loaded.format,
+        loaded.report.records,
+        loaded.report.valid,
+    );
     let tok = tokenizer_bytes.as_deref().zip(tokenizer.as_ref());
     let built = bundle::build(source, loaded.dataset, &recipe, &template, tok)
         .with_context(|| format!("cannot build a bundle from `{}`", path.display()))?;
     let bytes = built.to_bytes()?;
-    io::write_atomic(&args.output, &[path], |w: &mut dyn Write| Ok(w.write_all(&bytes)?))?;
+    io::write_atomic(&args.output, &[path], |w: &mut dyn Write| {
+        Ok(w.write_all(&bytes)?)
+    })?;
     let m = &built.manifest;
     eprintln!(
         "wrote `{}`: {} train + {} eval {} records, template {}, method {}",
@@ -76,13 +102,28 @@ pub fn inspect(args: &BundleInspectArgs) -> Result<ExitStatus> {
         println!("{}", serde_json::to_string_pretty(m)?);
         return Ok(ExitStatus::Success);
     }
-    println!("bundle:    {} (schema {}, {})", args.file.display(), m.schema_version, m.created_by);
-    println!("source:    {} ({}, {} records, {} valid)", m.source.name, m.source.format.as_str(), m.source.records, m.source.valid);
+    println!(
+        "bundle:    {} (schema {}, {})",
+        args.file.display(),
+        m.schema_version,
+        m.created_by
+    );
+    println!(
+        "source:    {} ({}, {} records, {} valid)",
+        m.source.name,
+        m.source.format.as_str(),
+        m.source.records,
+        m.source.valid
+    );
     println!("           sha256 {}", m.source.sha256);
     let steps: Vec<&str> = m.cleaning.steps.iter().map(|s| s.name()).collect();
     println!(
         "cleaning:  {} ({} -> {} records)",
-        if steps.is_empty() { "none".to_string() } else { steps.join(", ") },
+        if steps.is_empty() {
+            "none".to_string()
+        } else {
+            steps.join(", ")
+        },
         m.cleaning.records_in,
         m.cleaning.records_out
     );
@@ -93,14 +134,33 @@ pub fn inspect(args: &BundleInspectArgs) -> Result<ExitStatus> {
         ),
         None => println!("dedup:     not run"),
     }
-    println!("template:  {} (eos {:?})", m.template.name, m.template.eos_token);
+    println!(
+        "template:  {} (eos {:?})",
+        m.template.name, m.template.eos_token
+    );
     if let Some(t) = &m.tokenizer {
         println!("tokenizer: vocab {} sha256 {}", t.vocab_size, t.sha256);
     }
-    println!("split:     {} train / {} eval (fraction {}, seed {})", m.split.train, m.split.eval, m.split.eval_fraction, m.split.seed);
-    println!("training:  {} with {} r={} alpha={}, lr {}", m.train.method(), m.train.adapter.kind.as_str(), m.train.adapter.r, m.train.adapter.lora_alpha, m.train.learning_rate);
+    println!(
+        "split:     {} train / {} eval (fraction {}, seed {})",
+        m.split.train, m.split.eval, m.split.eval_fraction, m.split.seed
+    );
+    println!(
+        "training:  {} with {} r={} alpha={}, lr {}",
+        m.train.method(),
+        m.train.adapter.kind.as_str(),
+        m.train.adapter.r,
+        m.train.adapter.lora_alpha,
+        m.train.learning_rate
+    );
+    // `Bundle::read` has checked every file against its hash by now.
     for (name, info) in &m.files {
-        println!("file:      {name} {} bytes, {} records, sha256 ok", info.bytes, info.records);
+        let records = if name.ends_with(".jsonl") {
+            format!(", {} records", info.records)
+        } else {
+            String::new()
+        };
+        println!("file:      {name} {} bytes{records}, sha256 ok", info.bytes);
     }
     Ok(ExitStatus::Success)
 }

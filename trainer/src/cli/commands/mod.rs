@@ -39,8 +39,11 @@ fn load_input(input: &InputArgs) -> Result<Result<Loaded, Finding>> {
     let file = io::open(&input.file)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress::bytes(len, "reading");
-    let opts = LoadOptions { format: input.format };
-    let loaded = ajuste_shared::load::load(bar.wrap_read(file), &io::display_name(&input.file), &opts);
+    let opts = LoadOptions {
+        format: input.format,
+    };
+    let loaded =
+        ajuste_shared::load::load(bar.wrap_read(file), &io::display_name(&input.file), &opts);
     bar.finish_and_clear();
     Ok(loaded)
 }

@@ -14,7 +14,9 @@ pub fn resolve(args: &TemplateArgs) -> Result<Template> {
     match (&args.template, &args.chat_template) {
         (Some(name), _) => builtin(name),
         (None, Some(path)) => from_hf(path),
-        (None, None) => Err(anyhow!("give --template NAME or --chat-template tokenizer_config.json")),
+        (None, None) => Err(anyhow!(
+            "give --template NAME or --chat-template tokenizer_config.json"
+        )),
     }
 }
 
@@ -29,14 +31,18 @@ pub fn from_hf(path: &Path) -> Result<Template> {
     let (config, dir) = if path.is_dir() {
         (path.join("tokenizer_config.json"), path.to_path_buf())
     } else {
-        (path.to_path_buf(), path.parent().map(Path::to_path_buf).unwrap_or_default())
+        (
+            path.to_path_buf(),
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        )
     };
     let json = io::read(&config)?;
     let jinja_path = dir.join("chat_template.jinja");
     let jinja = if jinja_path.is_file() {
-        Some(String::from_utf8(io::read(&jinja_path)?).with_context(|| {
-            format!("`{}` is not UTF-8 text", jinja_path.display())
-        })?)
+        Some(
+            String::from_utf8(io::read(&jinja_path)?)
+                .with_context(|| format!("`{}` is not UTF-8 text", jinja_path.display()))?,
+        )
     } else {
         None
     };
@@ -47,7 +53,12 @@ pub fn from_hf(path: &Path) -> Result<Template> {
 
 /// A tokenizer.json (or a model directory holding one).
 pub fn tokenizer(path: &Path) -> Result<TextTokenizer> {
-    let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join("tokenizer.json")
+    } else {
+        path.to_path_buf()
+    };
     let bytes = io::read(&file)?;
-    TextTokenizer::from_bytes(&bytes).with_context(|| format!("cannot load tokenizer `{}`", file.display()))
+    TextTokenizer::from_bytes(&bytes)
+        .with_context(|| format!("cannot load tokenizer `{}`", file.display()))
 }

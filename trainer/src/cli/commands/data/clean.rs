@@ -29,26 +29,47 @@ pub fn steps(args: &CleanArgs) -> Vec<Step> {
         steps.push(Step::RepairTurns);
     }
     if args.drop_refusals {
-        let phrases = if args.refusal_phrase.is_empty() {
-            clean::default_refusal_phrases()
+        steps.push(if args.refusal_phrase.is_empty() {
+            named("drop-refusals")
         } else {
-            args.refusal_phrase.clone()
-        };
-        steps.push(Step::DropRefusals { phrases });
+            Step::DropRefusals {
+                phrases: args.refusal_phrase.clone(),
+            }
+        });
     }
     if args.redact_pii {
-        steps.push(Step::RedactPii { kinds: PiiKind::ALL.to_vec() });
+        steps.push(Step::RedactPii {
+            kinds: PiiKind::ALL.to_vec(),
+        });
     }
     if !args.language.is_empty() {
-        steps.push(Step::Language { allow: args.language.clone(), min_chars: 25 });
+        let Step::Language { min_chars, .. } = named("language") else {
+            unreachable!()
+        };
+        steps.push(Step::Language {
+            allow: args.language.clone(),
+            min_chars,
+        });
     }
     if args.min_chars.is_some() || args.max_chars.is_some() {
-        steps.push(Step::Length { min_chars: args.min_chars, max_chars: args.max_chars });
+        steps.push(Step::Length {
+            min_chars: args.min_chars,
+            max_chars: args.max_chars,
+        });
     }
     if args.drop_repetitive {
-        steps.push(Step::repetition_defaults());
+        steps.push(named("repetition"));
     }
-    if steps.is_empty() { Step::defaults() } else { steps }
+    if steps.is_empty() {
+        Step::defaults()
+    } else {
+        steps
+    }
+}
+
+/// A step with its default parameters; the names are the registry's own.
+fn named(name: &str) -> Step {
+    Step::with_defaults(name).unwrap_or_else(|| unreachable!("`{name}` is a cleaning step"))
 }
 
 pub fn run(args: &CleanCommandArgs) -> Result<ExitStatus> {
@@ -59,7 +80,10 @@ pub fn run(args: &CleanCommandArgs) -> Result<ExitStatus> {
     let steps = steps(&args.clean);
     let report = clean::apply(&steps, &mut loaded.dataset);
     for step in &report.steps {
-        eprintln!("{:>14}: {} records changed, {} dropped", step.step, step.changed, step.dropped);
+        eprintln!(
+            "{:>14}: {} records changed, {} dropped",
+            step.step, step.changed, step.dropped
+        );
     }
     for drop in &report.drops {
         eprintln!(
@@ -69,11 +93,23 @@ pub fn run(args: &CleanCommandArgs) -> Result<ExitStatus> {
     }
     if let Some(out) = &args.report {
         io::write_atomic(out, &[&args.input.file], |w: &mut dyn Write| {
-            serde_json::to_writer_pretty(&mut *w, &serde_json::json!({"steps": steps, "report": report}))?;
+            serde_json::to_writer_pretty(
+                &mut *w,
+                &serde_json::json!({"steps": steps, "report": report}),
+            )?;
             Ok(w.write_all(b"\n")?)
         })?;
     }
-    let written = write_items(&args.output, &[&args.input.file], loaded.format, &loaded.dataset.items)?;
-    eprintln!("wrote {written} of {} records to `{}`", report.records_in, args.output.display());
+    let written = write_items(
+        &args.output,
+        &[&args.input.file],
+        loaded.format,
+        &loaded.dataset.items,
+    )?;
+    eprintln!(
+        "wrote {written} of {} records to `{}`",
+        report.records_in,
+        args.output.display()
+    );
     Ok(summarize_drops(&args.input.file, &loaded))
 }

@@ -12,7 +12,12 @@ pub fn run(args: &ConvertArgs) -> Result<ExitStatus> {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
     };
-    let written = write_items(&args.output, &[&args.input.file], args.to, &loaded.dataset.items)?;
+    let written = write_items(
+        &args.output,
+        &[&args.input.file],
+        args.to,
+        &loaded.dataset.items,
+    )?;
     eprintln!(
         "wrote {written} records as {} to `{}`",
         args.to.as_str(),

@@ -21,7 +21,10 @@ pub fn config(args: &DedupArgs) -> Result<DedupConfig> {
         );
     }
     if !(0.0..=1.0).contains(&args.threshold) {
-        bail!("--threshold must be between 0 and 1 (got {})", args.threshold);
+        bail!(
+            "--threshold must be between 0 and 1 (got {})",
+            args.threshold
+        );
     }
     if args.ngram == 0 {
         bail!("--ngram must be at least 1");
@@ -61,7 +64,10 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
     let status = summarize_drops(&args.input.file, &loaded);
     let leaks = match &args.eval {
         Some(eval) => {
-            let eval_input = InputArgs { file: eval.clone(), format: args.input.format };
+            let eval_input = InputArgs {
+                file: eval.clone(),
+                format: args.input.format,
+            };
             let eval_loaded = match load_input(&eval_input)? {
                 Ok(l) => l,
                 Err(finding) => return Ok(report_file_finding(eval, &finding)),
@@ -73,7 +79,12 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
                 let t = &loaded.dataset.items[leak.train].source;
                 eprintln!(
                     "{}:{}: warning[train-eval-leak]: eval record {} duplicates train record {} (line {}), similarity {:.2}",
-                    eval.display(), e.line, leak.eval, leak.train, t.line, leak.similarity
+                    eval.display(),
+                    e.line,
+                    leak.eval,
+                    leak.train,
+                    t.line,
+                    leak.similarity
                 );
             }
             Some(leaks)

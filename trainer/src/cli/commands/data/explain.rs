@@ -9,7 +9,12 @@ use crate::cli::args::ExplainArgs;
 pub fn run(args: &ExplainArgs) -> Result<ExitStatus> {
     let Some(name) = &args.code else {
         for &code in Code::ALL {
-            println!("{:<24} {:<8} {}", code.as_str(), code.severity().as_str(), code.doc().what);
+            println!(
+                "{:<24} {:<8} {}",
+                code.as_str(),
+                code.severity().as_str(),
+                code.doc().what
+            );
         }
         return Ok(ExitStatus::Success);
     };
@@ -17,7 +22,12 @@ pub fn run(args: &ExplainArgs) -> Result<ExitStatus> {
         bail!("unknown finding code `{name}`; `ajuste data explain` lists them all");
     };
     let doc = code.doc();
-    println!("{} ({}, since {})\n", code.as_str(), code.severity(), code.since());
+    println!(
+        "{} ({}, since {})\n",
+        code.as_str(),
+        code.severity(),
+        code.since()
+    );
     println!("What it checks\n  {}\n", doc.what);
     println!("Why it matters\n  {}\n", doc.why);
     println!("Example\n  {}", doc.example);

@@ -34,10 +34,16 @@ pub fn run(args: &InspectArgs) -> Result<ExitStatus> {
         println!("format:    {}", loaded.format.as_str());
         println!("kind:      {}", report.kind);
         println!("records:   {} ({} valid)", report.records, report.valid);
-        println!("findings:  {} errors, {} warnings", report.errors, report.warnings);
+        println!(
+            "findings:  {} errors, {} warnings",
+            report.errors, report.warnings
+        );
         if let Some(item) = first {
             println!("first record (line {}), canonical form:", item.source.line);
-            println!("{}", serde_json::to_string_pretty(&item.record.to_canonical())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&item.record.to_canonical())?
+            );
         }
     }
     Ok(ExitStatus::Success)

@@ -14,7 +14,11 @@ use crate::cli::{ExitStatus, io};
 
 pub fn run(args: &RenderArgs) -> Result<ExitStatus> {
     let template = template::resolve(&args.template)?;
-    let tokenizer = args.tokenizer.as_deref().map(template::tokenizer).transpose()?;
+    let tokenizer = args
+        .tokenizer
+        .as_deref()
+        .map(template::tokenizer)
+        .transpose()?;
     let loaded = match load_input(&args.input)? {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
@@ -51,8 +55,16 @@ pub fn run(args: &RenderArgs) -> Result<ExitStatus> {
             if args.json {
                 objects.push((*part, object));
             } else {
-                let label = if part.is_empty() { String::new() } else { format!(", {part}") };
-                writeln!(stdout, "--- record {index} (line {}{label}) ---", item.source.line)?;
+                let label = if part.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {part}")
+                };
+                writeln!(
+                    stdout,
+                    "--- record {index} (line {}{label}) ---",
+                    item.source.line
+                )?;
                 write_marked(&mut stdout, rendered, color, tokenizer.as_ref())?;
             }
         }
@@ -60,14 +72,20 @@ pub fn run(args: &RenderArgs) -> Result<ExitStatus> {
             let mut line = json!({ "record": index });
             match objects.as_slice() {
                 [("", object)] => merge(&mut line, object),
-                _ => objects.into_iter().for_each(|(part, object)| line[part] = object),
+                _ => objects
+                    .into_iter()
+                    .for_each(|(part, object)| line[part] = object),
             }
             serde_json::to_writer(&mut stdout, &line)?;
             stdout.write_all(b"\n")?;
         }
     }
     let status = summarize_drops(&args.input.file, &loaded);
-    Ok(if errors > 0 { ExitStatus::Failure } else { status })
+    Ok(if errors > 0 {
+        ExitStatus::Failure
+    } else {
+        status
+    })
 }
 
 fn merge(into: &mut Value, from: &Value) {
@@ -95,7 +113,11 @@ fn write_marked(
     if let Some(tok) = tokenizer {
         let encoded = tok.encode(rendered, None);
         let trained = encoded.labels.iter().filter(|&&l| l != -100).count();
-        writeln!(out, "[{} tokens, {trained} trained]", encoded.input_ids.len())?;
+        writeln!(
+            out,
+            "[{} tokens, {trained} trained]",
+            encoded.input_ids.len()
+        )?;
     }
     Ok(())
 }

@@ -9,7 +9,10 @@ use crate::cli::commands::{load_input, report_file_finding, summarize_drops};
 use crate::cli::{ExitStatus, io};
 
 pub fn run(args: &SplitArgs) -> Result<ExitStatus> {
-    let cfg = SplitConfig { eval_fraction: args.eval_fraction, seed: args.seed };
+    let cfg = SplitConfig {
+        eval_fraction: args.eval_fraction,
+        seed: args.seed,
+    };
     let loaded = match load_input(&args.input)? {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
@@ -21,11 +24,20 @@ pub fn run(args: &SplitArgs) -> Result<ExitStatus> {
         Some("json") => "json",
         _ => "jsonl",
     };
-    let gz = if io::is_gzip_path(&args.input.file) { ".gz" } else { "" };
+    let gz = if io::is_gzip_path(&args.input.file) {
+        ".gz"
+    } else {
+        ""
+    };
     let items = &loaded.dataset.items;
     for (name, indices) in [("train", &parts.train), ("eval", &parts.eval)] {
         let path = args.output.join(format!("{name}.{ext}{gz}"));
-        let n = write_items(&path, &[&args.input.file], loaded.format, indices.iter().map(|&i| &items[i]))?;
+        let n = write_items(
+            &path,
+            &[&args.input.file],
+            loaded.format,
+            indices.iter().map(|&i| &items[i]),
+        )?;
         eprintln!("wrote {n} records to `{}`", path.display());
     }
     Ok(summarize_drops(&args.input.file, &loaded))

@@ -6,25 +6,34 @@ use ajuste_shared::stats::{self, Histogram, Stats};
 use ajuste_shared::template::Template;
 use anyhow::Result;
 
+use crate::cli::ExitStatus;
 use crate::cli::args::{StatsArgs, TemplateArgs};
 use crate::cli::commands::{load_input, report_file_finding, summarize_drops, template};
-use crate::cli::ExitStatus;
 
 pub fn run(args: &StatsArgs) -> Result<ExitStatus> {
-    let tokenizer = args.tokenizer.as_deref().map(template::tokenizer).transpose()?;
+    let tokenizer = args
+        .tokenizer
+        .as_deref()
+        .map(template::tokenizer)
+        .transpose()?;
     let template = match (&args.template, &args.chat_template) {
         (None, None) => template::builtin("chatml")?,
-        (name, path) => {
-            template::resolve(&TemplateArgs { template: name.clone(), chat_template: path.clone() })?
-        }
+        (name, path) => template::resolve(&TemplateArgs {
+            template: name.clone(),
+            chat_template: path.clone(),
+        })?,
     };
     let loaded = match load_input(&args.input)? {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
     };
-    let token_lengths: Option<Vec<usize>> = tokenizer
-        .as_ref()
-        .map(|tok| loaded.dataset.records().map(|r| token_length(&template, tok, r)).collect());
+    let token_lengths: Option<Vec<usize>> = tokenizer.as_ref().map(|tok| {
+        loaded
+            .dataset
+            .records()
+            .map(|r| token_length(&template, tok, r))
+            .collect()
+    });
     let mut stats = stats::compute(&loaded.dataset, token_lengths.as_deref(), args.max_len);
     let records: Vec<Record> = loaded.dataset.records().cloned().collect();
     stats.exact_duplicates = Some(dedup::dedup(&records, &DedupConfig::default()).exact_duplicates);
@@ -37,11 +46,18 @@ pub fn run(args: &StatsArgs) -> Result<ExitStatus> {
 }
 
 /// Tokens of a record as trained: SFT/feedback the whole rendering, preference the longer side.
-fn token_length(template: &Template, tok: &ajuste_shared::tokenize::TextTokenizer, record: &Record) -> usize {
+fn token_length(
+    template: &Template,
+    tok: &ajuste_shared::tokenize::TextTokenizer,
+    record: &Record,
+) -> usize {
     match record {
         Record::Preference(p) => {
             let (chosen, rejected) = template.render_pair(p);
-            tok.encode(&chosen, None).input_ids.len().max(tok.encode(&rejected, None).input_ids.len())
+            tok.encode(&chosen, None)
+                .input_ids
+                .len()
+                .max(tok.encode(&rejected, None).input_ids.len())
         }
         r => tok.encode(&template.render(r), None).input_ids.len(),
     }
@@ -60,7 +76,11 @@ fn print_text(s: &Stats, max_len: Option<usize>) {
     println!("turns by role: {}", roles.join(", "));
     let mut langs: Vec<(&String, &usize)> = s.languages.iter().collect();
     langs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let langs: Vec<String> = langs.iter().take(8).map(|(l, n)| format!("{l} {n}")).collect();
+    let langs: Vec<String> = langs
+        .iter()
+        .take(8)
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
     println!("languages: {}", langs.join(", "));
     if let Some(d) = s.exact_duplicates {
         println!("exact duplicates: {d}");
@@ -87,6 +107,11 @@ fn print_histogram(title: &str, h: &Histogram) {
     let peak = h.counts.iter().copied().max().unwrap_or(0).max(1);
     for (i, &count) in h.counts.iter().enumerate() {
         let bar = "#".repeat((count * 40).div_ceil(peak));
-        println!("  {:>8} .. {:<8} {:>7} {bar}", h.edges[i], h.edges[i + 1], count);
+        println!(
+            "  {:>8} .. {:<8} {:>7} {bar}",
+            h.edges[i],
+            h.edges[i + 1],
+            count
+        );
     }
 }

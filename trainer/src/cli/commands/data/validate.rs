@@ -14,7 +14,9 @@ pub fn run(args: &ValidateArgs) -> Result<ExitStatus> {
     let file = io::open(path)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress::bytes(len, "validating");
-    let opts = LoadOptions { format: args.input.format };
+    let opts = LoadOptions {
+        format: args.input.format,
+    };
     // Streaming: records are checked and forgotten, so memory does not grow with the file.
     let loaded = ajuste_shared::load::load_streaming(bar.wrap_read(file), &name, &opts, |_| {});
     bar.finish_and_clear();
@@ -32,7 +34,11 @@ pub fn run(args: &ValidateArgs) -> Result<ExitStatus> {
     if !args.json {
         print_text(&name, &loaded)?;
     }
-    Ok(if loaded.report.errors > 0 { ExitStatus::Failure } else { ExitStatus::Success })
+    Ok(if loaded.report.errors > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// The report for a file that could not be read as a dataset at all.
@@ -78,7 +84,10 @@ fn print_text(name: &str, loaded: &Loaded) -> Result<()> {
     )?;
     let errors_dropped = r.records - r.valid;
     if errors_dropped > 0 {
-        writeln!(stdout, "{errors_dropped} records would be left out of training (errors above)")?;
+        writeln!(
+            stdout,
+            "{errors_dropped} records would be left out of training (errors above)"
+        )?;
     }
     Ok(())
 }
