@@ -365,6 +365,18 @@ fn train_flags_override_the_default() {
 }
 
 #[test]
+fn an_overridden_turn_is_trained_from_its_content_not_its_header() {
+    // "user" also occurs in the header `<|im_start|>user`; "N" in Vicuna's "ASSISTANT:".
+    let mut messages = vec![Message::user("user"), Message::assistant("N")];
+    messages[0].train = Some(true);
+    let rendered = Template::Builtin(Builtin::Chatml).render(&sft(messages.clone()));
+    assert_eq!(rendered.trained_text(), "user<|im_end|>\nN<|im_end|>\n");
+    let rendered = Template::Builtin(Builtin::Vicuna).render(&sft(messages));
+    assert_eq!(rendered.trained_text(), "user  N</s>");
+    assert_eq!(rendered.findings, []);
+}
+
+#[test]
 fn nothing_trained_is_an_error_finding() {
     let rendered = Template::Builtin(Builtin::Llama3).render(&sft(vec![
         Message::system("Be brief."),

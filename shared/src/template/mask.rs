@@ -170,47 +170,96 @@ fn prefix_len(prefix: &str, full: &str, eos: &str) -> Option<usize> {
 }
 
 fn place_by_prefix(ctx: &Ctx, turns: &[Turn], full: &Rendering, bounds: &[usize]) -> Vec<Placed> {
-    let eos = ctx.template.eos_token.as_str();
     turns
         .iter()
         .enumerate()
-        .map(|(i, turn)| {
-            let region = bounds[i]..bounds[i + 1];
-            let content = find_content(&full.text, region.clone(), &turn.message.content);
-            let trained = if !turn.trained {
-                Vec::new()
-            } else if turn.message.role == Role::Assistant {
-                let blocks = intersect(&full.generation, &region);
-                if blocks.is_empty() {
-                    // After the generation prompt; when the template writes none (Llama 2,
-                    // Mistral), at the content, so that no header text is trained.
-                    let start = ctx
-                        .render_prefix(i, true)
-                        .and_then(|prompt| prefix_len(&prompt, &full.text, eos))
-                        .filter(|at| region.start < *at && *at <= region.end)
-                        .or(content.as_ref().map(|c| c.start))
-                        .unwrap_or(region.start);
-                    vec![start..region.end]
-                } else {
-                    blocks
-                }
-            } else {
-                // A turn trained by override (`train: true` on a user turn): its content and
-                // what follows, not its header.
-                vec![content.as_ref().map_or(region.start, |c| c.start)..region.end]
-            };
-            // Everything after the content up to the next turn is the end-of-turn text.
-            let end_of_turn = content
-                .as_ref()
-                .map(|c| trimmed(&full.text, c.end..region.end));
-            Placed {
-                region,
-                content,
-                trained,
-                end_of_turn,
-            }
-        })
+        .map(|(i, turn)| place_turn(ctx, i, turn, full, bounds[i]..bounds[i + 1]))
         .collect()
+}
+
+/// Where a turn's content and trained text are inside its region.
+fn place_turn(ctx: &Ctx, i: usize, turn: &Turn, full: &Rendering, region: Range<usize>) -> Placed {
+    let text = full.text.as_str();
+    let message = &turn.message.content;
+    let (content, trained) = if !turn.trained {
+        (find_content(text, region.clone(), message), Vec::new())
+    } else if turn.message.role == Role::Assistant {
+        let blocks = intersect(&full.generation, &region);
+        // After the generation prompt; a template that writes none (Llama 2, Mistral) has its
+        // answer start at the content, so that no header text is trained.
+        let eos = ctx.template.eos_token.as_str();
+        let prompt_end = ctx
+            .render_prefix(i, true)
+            .and_then(|prompt| prefix_len(&prompt, text, eos))
+            .filter(|at| region.start < *at && *at <= region.end);
+        // The content is searched from where the answer starts: a short answer ("N") also
+        // occurs in the header ("ASSISTANT:").
+        let from = blocks
+            .first()
+            .map(|b| b.start)
+            .or(prompt_end)
+            .unwrap_or(region.start);
+        let content = find_content(text, from..region.end, message)
+            .or_else(|| find_content(text, region.clone(), message));
+        let trained = if blocks.is_empty() {
+            let start = prompt_end
+                .or(content.as_ref().map(|c| c.start))
+                .unwrap_or(region.start);
+            vec![start..region.end]
+        } else {
+            blocks
+        };
+        (content, trained)
+    } else {
+        // A turn trained by override (`train: true` on a user turn): its content and what
+        // follows, not its header.
+        let content = probe_content(ctx, i, turn, text, &region)
+            .or_else(|| find_content(text, region.clone(), message));
+        let start = content.as_ref().map_or(region.start, |c| c.start);
+        (content, vec![start..region.end])
+    };
+    // Everything after the content up to the next turn is the end-of-turn text.
+    let end_of_turn = content.as_ref().map(|c| trimmed(text, c.end..region.end));
+    Placed {
+        region,
+        content,
+        trained,
+        end_of_turn,
+    }
+}
+
+/// The content of turn `i` found by rendering the turn with a sentinel as its content: the text
+/// before the sentinel is the turn's header, so the content starts right after it (searching could
+/// find "user" inside the header `<|im_start|>user`).
+fn probe_content(
+    ctx: &Ctx,
+    i: usize,
+    turn: &Turn,
+    text: &str,
+    region: &Range<usize>,
+) -> Option<Range<usize>> {
+    let mut values = ctx.values.get(..=i)?.to_vec();
+    values[i] = message_value(&with_content(turn.message, SENTINEL));
+    let probe = ctx
+        .template
+        .render_values(&values, false, false, ctx.tools)
+        .ok()?
+        .text;
+    let header = probe.get(region.start..)?.split_once(SENTINEL)?.0;
+    let at = region.start + header.len();
+    let rest = text.get(at..region.end)?;
+    // Templates trim content: skip what the template left out at the front, then take the content.
+    let needle = turn.message.content.trim();
+    (!needle.is_empty()
+        && text.get(region.clone())?.starts_with(header)
+        && rest.starts_with(needle))
+    .then(|| at..at + needle.len())
+}
+
+fn with_content(message: &Message, content: &str) -> Message {
+    let mut probe = message.clone();
+    probe.content = content.to_owned();
+    probe
 }
 
 /// The fallback: find each turn's content in order and train it plus a recognised end-of-turn
@@ -371,9 +420,7 @@ fn dropped(ctx: &Ctx, i: usize, turn: &Turn, text: &str, place: &Placed) -> bool
     // puts the system prompt in the first user turn) or a coincidence ("42" inside a later answer).
     // Rendering with a sentinel in its place tells which.
     let mut values = ctx.values.to_vec();
-    let mut probe = turn.message.clone();
-    probe.content = SENTINEL.to_owned();
-    values[i] = message_value(&probe);
+    values[i] = message_value(&with_content(turn.message, SENTINEL));
     match ctx.template.render_values(&values, false, false, ctx.tools) {
         Ok(rendering) => !rendering.text.contains(SENTINEL),
         Err(_) => false,
