@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use yew_agent::prelude::*;
 
-use crate::inspect::{self, FileSummary, InspectError};
+use crate::analysis::{self, Analysis, AnalysisError};
 
 /// Path of the worker script, as Trunk emits it: the worker binary's name plus `.js`.
 pub const PARSE_WORKER_PATH: &str = "/parse_worker.js";
@@ -22,10 +22,11 @@ pub struct ParseInput {
 }
 
 /// What the worker says about a file.
-pub type ParseOutput = Result<FileSummary, InspectError>;
+pub type ParseOutput = Result<Analysis, AnalysisError>;
 
-/// Inspects a loaded file in the worker: size, line counts, or why it cannot be a dataset.
+/// Inspects and loads a file in the worker: size, line counts, format, record and finding
+/// counts, or why it cannot be a dataset.
 #[oneshot]
 pub async fn ParseTask(input: ParseInput) -> ParseOutput {
-    inspect::inspect(&input.bytes)
+    analysis::analyse(&input.name, &input.bytes)
 }

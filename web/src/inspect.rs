@@ -1,8 +1,9 @@
 //! A first look at a file's bytes, before any format is parsed.
 //!
-//! This runs in the parse worker (see [`crate::agent`]) on whatever the user dropped, so it must
-//! accept anything: every outcome is either a [`FileSummary`] or an [`InspectError`] that says in
-//! plain words why the file cannot be a dataset (empty, compressed, UTF-16, binary, not UTF-8).
+//! This runs in the parse worker (see [`crate::agent`]) on whatever the user dropped, before the
+//! data crate's loader, so it must accept anything: every outcome is either a [`FileSummary`] or
+//! an [`InspectError`] that says in plain words why the file cannot be a dataset (empty, an
+//! archive, UTF-16, binary, not UTF-8). gzip and Parquet pass through: the loader reads both.
 //! It never panics and never allocates more than the summary.
 
 use serde::{Deserialize, Serialize};
@@ -11,13 +12,25 @@ use thiserror::Error;
 /// The four bytes that open (and close) every Parquet file.
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 
+/// The four bytes that open every gzip stream.
+const GZIP_MAGIC: &[u8] = &[0x1F, 0x8B];
+
 /// What the bytes hold, as far as a first look can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Container {
+pub enum Content {
     /// UTF-8 text: JSON, JSONL, CSV or TSV.
     Text,
     /// An Apache Parquet file (binary, columnar); it has no lines.
     Parquet,
+    /// gzip-compressed data; its lines are only known once it is decompressed.
+    Gzip,
+}
+
+impl Content {
+    /// Whether line counts mean anything for this content.
+    pub fn has_lines(self) -> bool {
+        self == Content::Text
+    }
 }
 
 /// Sizes and line counts of a readable file.
@@ -26,8 +39,9 @@ pub struct FileSummary {
     /// Size in bytes.
     pub bytes: u64,
     /// What the bytes hold.
-    pub container: Container,
-    /// Number of lines; a last line without a trailing newline counts. `0` for Parquet.
+    pub content: Content,
+    /// Number of lines; a last line without a trailing newline counts. `0` unless the content
+    /// is text.
     pub lines: u64,
     /// Lines that are empty or hold only whitespace (JSONL readers skip them).
     pub blank_lines: u64,
@@ -35,10 +49,9 @@ pub struct FileSummary {
     pub bom: bool,
 }
 
-/// Compression formats recognised by their magic bytes.
+/// Archive and compression formats the loader cannot open, recognised by their magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Compression {
-    Gzip,
     Zip,
     Zstd,
 }
@@ -46,9 +59,8 @@ pub enum Compression {
 impl std::fmt::Display for Compression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Compression::Gzip => "gzip",
-            Compression::Zip => "zip",
-            Compression::Zstd => "zstd",
+            Compression::Zip => "a zip archive",
+            Compression::Zstd => "zstd-compressed",
         })
     }
 }
@@ -59,7 +71,7 @@ pub enum InspectError {
     #[error("The file is empty (0 bytes): there is nothing to load.")]
     Empty,
     #[error(
-        "The file is {0}-compressed. Decompress it first, then load the JSON, JSONL, CSV or Parquet file inside."
+        "The file is {0}. Unpack it first, then load the JSON, JSONL, CSV or Parquet file inside."
     )]
     Compressed(Compression),
     #[error("The file is UTF-16 text. Save it as UTF-8 and load it again.")]
@@ -79,14 +91,18 @@ pub fn inspect(bytes: &[u8]) -> Result<FileSummary, InspectError> {
     if bytes.is_empty() {
         return Err(InspectError::Empty);
     }
+    let opaque = |content| FileSummary {
+        bytes: len_u64(bytes.len()),
+        content,
+        lines: 0,
+        blank_lines: 0,
+        bom: false,
+    };
     if is_parquet(bytes) {
-        return Ok(FileSummary {
-            bytes: len_u64(bytes.len()),
-            container: Container::Parquet,
-            lines: 0,
-            blank_lines: 0,
-            bom: false,
-        });
+        return Ok(opaque(Content::Parquet));
+    }
+    if bytes.starts_with(GZIP_MAGIC) {
+        return Ok(opaque(Content::Gzip));
     }
     if let Some(compression) = compression(bytes) {
         return Err(InspectError::Compressed(compression));
@@ -96,17 +112,22 @@ pub fn inspect(bytes: &[u8]) -> Result<FileSummary, InspectError> {
         return Err(InspectError::Utf16);
     }
     if let Some(offset) = memchr::memchr(0, bytes) {
-        return Err(InspectError::Binary { offset: len_u64(offset) });
+        return Err(InspectError::Binary {
+            offset: len_u64(offset),
+        });
     }
     if let Err(e) = std::str::from_utf8(bytes) {
         let offset = e.valid_up_to();
         let line = count_newlines(&bytes[..offset]) + 1;
-        return Err(InspectError::NotUtf8 { line, offset: len_u64(offset) });
+        return Err(InspectError::NotUtf8 {
+            line,
+            offset: len_u64(offset),
+        });
     }
     let (lines, blank_lines) = count_lines(bytes);
     Ok(FileSummary {
         bytes: len_u64(bytes.len()),
-        container: Container::Text,
+        content: Content::Text,
         lines,
         blank_lines,
         bom: bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
@@ -122,9 +143,7 @@ fn is_parquet(bytes: &[u8]) -> bool {
 }
 
 fn compression(bytes: &[u8]) -> Option<Compression> {
-    if bytes.starts_with(&[0x1F, 0x8B]) {
-        Some(Compression::Gzip)
-    } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         Some(Compression::Zip)
     } else if bytes.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
         Some(Compression::Zstd)
@@ -184,7 +203,7 @@ mod tests {
         let s = text(b"{}\n\n  \t\n{}\n\r\n");
         assert_eq!((s.lines, s.blank_lines), (5, 3));
         assert_eq!(s.bytes, 13);
-        assert_eq!(s.container, Container::Text);
+        assert_eq!(s.content, Content::Text);
     }
 
     #[test]
@@ -199,20 +218,32 @@ mod tests {
 
     #[test]
     fn utf16_is_named_before_the_nul_check() {
-        assert_eq!(inspect(&[0xFF, 0xFE, b'{', 0, b'}', 0]), Err(InspectError::Utf16));
+        assert_eq!(
+            inspect(&[0xFF, 0xFE, b'{', 0, b'}', 0]),
+            Err(InspectError::Utf16)
+        );
     }
 
     #[test]
     fn invalid_utf8_names_line_and_offset() {
         let bytes = b"{\"a\":1}\n{\"b\":\"\xC3\x28\"}\n";
-        assert_eq!(inspect(bytes), Err(InspectError::NotUtf8 { line: 2, offset: 14 }));
+        assert_eq!(
+            inspect(bytes),
+            Err(InspectError::NotUtf8 {
+                line: 2,
+                offset: 14
+            })
+        );
     }
 
     #[test]
-    fn compressed_files_are_recognised() {
+    fn archives_are_refused_but_gzip_passes_to_the_loader() {
+        let s = inspect(&[0x1F, 0x8B, 8, 0, 0]).expect("gzip");
+        assert_eq!((s.content, s.lines, s.bytes), (Content::Gzip, 0, 5));
+        assert!(!s.content.has_lines());
         assert_eq!(
-            inspect(&[0x1F, 0x8B, 8, 0, 0]),
-            Err(InspectError::Compressed(Compression::Gzip))
+            inspect(&[0x28, 0xB5, 0x2F, 0xFD, 0]),
+            Err(InspectError::Compressed(Compression::Zstd))
         );
         assert_eq!(
             inspect(b"PK\x03\x04rest"),
@@ -223,10 +254,10 @@ mod tests {
     #[test]
     fn parquet_needs_magic_at_both_ends() {
         let s = inspect(b"PAR1\x15\x00\x15PAR1").expect("parquet");
-        assert_eq!(s.container, Container::Parquet);
+        assert_eq!(s.content, Content::Parquet);
         assert_eq!(s.lines, 0);
         // Text that merely starts with the magic is text.
-        assert_eq!(text(b"PAR1 is a word\n").container, Container::Text);
+        assert_eq!(text(b"PAR1 is a word\n").content, Content::Text);
     }
 
     #[test]
@@ -238,7 +269,11 @@ mod tests {
 
     #[test]
     fn error_messages_are_sentences_that_name_the_place() {
-        let msg = InspectError::NotUtf8 { line: 7, offset: 120 }.to_string();
+        let msg = InspectError::NotUtf8 {
+            line: 7,
+            offset: 120,
+        }
+        .to_string();
         assert!(msg.contains("Line 7") && msg.contains("byte 120"), "{msg}");
         assert!(InspectError::Empty.to_string().contains("empty"));
     }

@@ -8,7 +8,10 @@ use std::rc::Rc;
 
 use yew::Reducible;
 
-use crate::inspect::{FileSummary, InspectError};
+use ajuste_shared::Finding;
+
+use crate::analysis::{Analysis, AnalysisError};
+use crate::inspect::InspectError;
 
 /// Everything the studio knows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,13 +40,13 @@ pub enum LoadState {
     Failed(LoadFailure),
 }
 
-/// A dataset file that has been read.
+/// A dataset file that has been read and loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedFile {
     /// The file name as the user picked it (or the sample's name).
     pub name: String,
-    /// Size and line counts.
-    pub summary: FileSummary,
+    /// Size, line counts, format, record and finding counts.
+    pub analysis: Analysis,
 }
 
 /// A file that could not be loaded, and why.
@@ -59,6 +62,9 @@ pub enum FailureReason {
     /// The bytes are not a dataset (empty, binary, not UTF-8, ...).
     #[error("{0}")]
     Inspect(#[from] InspectError),
+    /// The loader refused the whole file (unknown format, no records, ...).
+    #[error("{}", .0.message)]
+    Load(Finding),
     /// The browser could not read the file or fetch the sample.
     #[error("The file could not be read: {0}")]
     Read(String),
@@ -77,7 +83,7 @@ pub enum Action {
     /// load in progress, so a slow old load cannot overwrite a newer one.
     Finished {
         ticket: u64,
-        outcome: Result<FileSummary, FailureReason>,
+        outcome: Result<Analysis, FailureReason>,
     },
     /// Forgets the loaded file.
     Clear,
@@ -115,7 +121,7 @@ impl State {
                 }
                 let name = name.clone();
                 match outcome {
-                    Ok(summary) => LoadState::Ready(LoadedFile { name, summary }),
+                    Ok(analysis) => LoadState::Ready(LoadedFile { name, analysis }),
                     Err(reason) => LoadState::Failed(LoadFailure { name, reason }),
                 }
             }
@@ -123,6 +129,15 @@ impl State {
             Action::Clear => LoadState::Idle,
         };
         Some(State { load })
+    }
+}
+
+impl From<AnalysisError> for FailureReason {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::Inspect(e) => FailureReason::Inspect(e),
+            AnalysisError::Load(finding) => FailureReason::Load(finding),
+        }
     }
 }
 
@@ -141,16 +156,12 @@ impl Reducible for State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::Container;
 
-    fn summary(lines: u64) -> FileSummary {
-        FileSummary {
-            bytes: 10,
-            container: Container::Text,
-            lines,
-            blank_lines: 0,
-            bom: false,
-        }
+    /// A real analysis of a small file with `lines` ShareGPT records.
+    fn summary(lines: u64) -> Analysis {
+        let record = r#"{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}"#;
+        let text = format!("{record}\n").repeat(usize::try_from(lines).expect("small"));
+        crate::analysis::analyse("a.jsonl", text.as_bytes()).expect("loads")
     }
 
     fn begin(ticket: u64, name: &str) -> Action {
@@ -178,7 +189,8 @@ mod tests {
         ]);
         let file = s.dataset().expect("loaded");
         assert_eq!(file.name, "a.jsonl");
-        assert_eq!(file.summary.lines, 3);
+        assert_eq!(file.analysis.summary.lines, 3);
+        assert_eq!(file.analysis.load.records, 3);
         assert!(!s.is_loading());
     }
 

@@ -40,7 +40,10 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
             dragging.set(false);
-            let file = e.data_transfer().and_then(|dt| dt.files()).and_then(|files| files.get(0));
+            let file = e
+                .data_transfer()
+                .and_then(|dt| dt.files())
+                .and_then(|files| files.get(0));
             if let Some(file) = file {
                 onfile.emit(file);
             }

@@ -15,7 +15,7 @@ pub fn Header() -> Html {
                 <span class="visually-hidden">{ "Loaded dataset: " }</span>
                 <span class="header-dataset-name">{ &file.name }</span>
                 <span class="header-dataset-meta">
-                    { format::plural(file.summary.lines, "line", "lines") }
+                    { format::plural(file.analysis.load.records, "record", "records") }
                 </span>
             </p>
         }

@@ -26,7 +26,7 @@ pub fn PendingStep(props: &PendingStepProps) -> Html {
                 <p>
                     { format!("{} is not part of this build of the studio yet. ", props.route.title()) }
                     { "The loaded file, " }<strong>{ &file.name }</strong>
-                    { format!(" ({}), stays loaded.", format::plural(file.summary.lines, "line", "lines")) }
+                    { format!(" ({}), stays loaded.", format::plural(file.analysis.load.records, "record", "records")) }
                 </p>
             </EmptyState>
         },

@@ -8,7 +8,7 @@ use crate::components::drop_zone::DropZone;
 use crate::components::page_header::PageHeader;
 use crate::context::{LoadRequest, use_studio};
 use crate::format;
-use crate::state::LoadState;
+use crate::state::{FailureReason, LoadState};
 
 /// A dataset served with the studio (from `static/samples/`, copied into `dist/samples/`).
 struct Sample {
@@ -92,7 +92,9 @@ fn status(load: &LoadState) -> Html {
     match load {
         LoadState::Idle => Html::default(),
         LoadState::Reading { name, size, .. } => {
-            let size = size.map(|s| format!(" ({})", format::bytes(s))).unwrap_or_default();
+            let size = size
+                .map(|s| format!(" ({})", format::bytes(s)))
+                .unwrap_or_default();
             html! {
                 <p class="reading" data-testid="reading">
                     <span class="spinner" aria-hidden="true"></span>
@@ -115,8 +117,59 @@ fn status(load: &LoadState) -> Html {
         LoadState::Failed(failure) => html! {
             <div class="alert" role="alert" data-testid="load-error">
                 <h2>{ format!("{} could not be loaded", failure.name) }</h2>
-                <p>{ failure.reason.to_string() }</p>
+                { reason(&failure.reason) }
             </div>
         },
+    }
+}
+
+/// Why a load failed. A finding from the loader is shown as the data crate wrote it: its
+/// message, its code (what the CLI and the docs call it) and its hint.
+fn reason(reason: &FailureReason) -> Html {
+    match reason {
+        FailureReason::Load(finding) => html! {
+            <>
+                <p>{ sentence(&finding.message) }</p>
+                <p class="alert-meta">
+                    <code>{ finding.code.as_str() }</code>
+                    if let Some(hint) = &finding.hint {
+                        { " " }{ sentence(hint) }
+                    }
+                </p>
+            </>
+        },
+        FailureReason::Inspect(_) | FailureReason::Read(_) => {
+            html! { <p>{ reason.to_string() }</p> }
+        }
+    }
+}
+
+/// The data crate writes messages in lower case without a final stop (they are also printed
+/// after "error: " by the CLI); on their own they read better as sentences.
+fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn messages_become_sentences() {
+        assert_eq!(
+            sentence("the file holds no records"),
+            "The file holds no records."
+        );
+        assert_eq!(sentence("Already one."), "Already one.");
+        assert_eq!(sentence("élan"), "Élan.");
+        assert_eq!(sentence("  "), "");
     }
 }

@@ -1,0 +1,144 @@
+// Test harness for the studio: a static file server for dist/, Debian's Chromium launched through
+// playwright-core with the flags known to work on these machines, and screenshot helpers.
+// No other dependencies: node's own http, fs and test modules do the rest.
+
+import { execFileSync } from "node:child_process";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const DIST = resolve(process.env.AJUSTE_DIST ?? join(ROOT, "dist"));
+export const ARTIFACTS = resolve(
+  process.env.AJUSTE_ARTIFACTS ?? join(ROOT, "target", "browser-artifacts"),
+);
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  // WebAssembly.instantiateStreaming refuses anything but application/wasm.
+  ".wasm": "application/wasm",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".json": "application/json",
+  ".jsonl": "application/x-ndjson; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+};
+
+/**
+ * Serves `root` on 127.0.0.1 at a free port. Resolves to `{ url, requests, close }`;
+ * `requests` lists every path asked for, so tests can tell which files the app fetched.
+ */
+export async function serveDir(root = DIST) {
+  if (!existsSync(join(root, "index.html"))) {
+    throw new Error(`${root}/index.html is missing: build the studio first (tests/browser/run.sh)`);
+  }
+  const requests = [];
+  const server = createServer((req, res) => {
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    } catch {
+      res.writeHead(400, { "content-type": "text/plain" }).end("bad request path");
+      return;
+    }
+    requests.push(path);
+    const file = normalize(join(root, path === "/" ? "index.html" : path));
+    // Refuse anything that resolves outside the served folder.
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${path}`);
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": MIME[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+    });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", ok);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: () => new Promise((ok) => server.close(ok)),
+  };
+}
+
+/** The Chromium to drive: $CHROMIUM, else whatever `chromium` is on the PATH. */
+export function chromiumPath() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  try {
+    return execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
+  } catch {
+    throw new Error("chromium is not installed: run scripts/setup.sh --browser");
+  }
+}
+
+// Flags that work in containers without a GPU (see the handout's stack notes). Headless mode is
+// passed as a flag rather than through `headless: true` so that it is exactly `--headless=new`.
+const CHROMIUM_FLAGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+/**
+ * Launches Chromium with a fresh profile (a new temporary user-data-dir, deleted by `close`).
+ * Resolves to `{ context, close }`.
+ */
+export async function launchBrowser() {
+  const userDataDir = mkdtempSync(join(tmpdir(), "ajuste-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath(),
+    headless: false,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 800 },
+    timeout: 60_000,
+  });
+  context.setDefaultTimeout(20_000);
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Opens the studio at `url` in a new page and waits until the app has rendered. Every console
+ * error and uncaught exception is collected in `page.problems`, for tests to assert it is empty.
+ */
+export async function openStudio(context, url) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") page.problems.push(`console: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => page.problems.push(`exception: ${err.message}`));
+  await page.goto(url);
+  await page.getByRole("navigation", { name: "Steps" }).waitFor();
+  return page;
+}
+
+/** Saves a full-page screenshot as `<ARTIFACTS>/<name>.png` and returns its path. */
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
