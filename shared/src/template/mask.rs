@@ -26,7 +26,7 @@ use minijinja::value::Value;
 use serde_json::Value as Json;
 
 use super::jinja::{ChatTemplate, GEN_END, GEN_START, Rendering, json_value, message_value};
-use super::{Rendered, Segment};
+use super::{Rendered, Segment, TemplateError};
 use crate::codes::Code;
 use crate::diagnostic::{Finding, pointer_push};
 use crate::record::{Message, Role};
@@ -88,9 +88,13 @@ pub(crate) fn render_turns(
     let full = match template.render_values(&values, false, track, ctx.tools) {
         Ok(full) => full,
         Err(err) => {
+            let why = match &err {
+                TemplateError::Render(why) => why.clone(),
+                other => other.to_string(),
+            };
             let finding = Finding::new(
                 Code::TemplateError,
-                format!("the {name} template cannot render this record: {err}"),
+                format!("the {name} template cannot render this record: {why}"),
             );
             return Rendered {
                 segments: Vec::new(),
