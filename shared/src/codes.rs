@@ -264,7 +264,8 @@ impl Serialize for Code {
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Code::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown finding code `{s}`")))
+        Code::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code `{s}`")))
     }
 }
 
@@ -278,7 +279,10 @@ mod tests {
         for &code in Code::ALL {
             let name = code.as_str();
             assert!(seen.insert(name), "duplicate code name {name}");
-            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}"
+            );
             assert_eq!(Code::parse(name), Some(code));
             let doc = code.doc();
             assert!(!doc.what.is_empty() && !doc.why.is_empty() && !doc.example.is_empty());

@@ -493,8 +493,10 @@ impl ArrayRecords {
                 match b {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' if depth == 0 => break,
-                    b'}' | b']' => depth -= 1,
+                    // Only `]` closes the array; a stray `}` stays in the (broken) element, so
+                    // every call moves forward.
+                    b']' if depth == 0 => break,
+                    b'}' | b']' => depth = depth.saturating_sub(1),
                     b',' if depth == 0 => break,
                     _ => {}
                 }
@@ -932,6 +934,9 @@ mod tests {
         assert_eq!(recs[1].value, Ok(json!(2)));
         let (_, recs) = read(b"[]", "x.json");
         assert!(recs.is_empty());
+        let (_, recs) = read(b"[1}, 2]", "x.json");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].value, Ok(json!(2)));
     }
 
     #[test]

@@ -195,13 +195,12 @@ pub(crate) fn source_pointer(source: &Value, record: &Record, p: &TurnPointer) -
         .get("history")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
-    let instruction_empty = source
-        .get("instruction")
-        .and_then(Value::as_str)
-        .is_some_and(str::is_empty);
+    // The user turn is the input alone when the instruction is empty and the input is not.
+    let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
+    let input_only = text("instruction").is_empty() && !text("input").is_empty();
     Some(match j {
         j if j < 2 * pairs => format!("/history/{}/{}", j / 2, j % 2),
-        j if j == 2 * pairs && instruction_empty => "/input".to_owned(),
+        j if j == 2 * pairs && input_only => "/input".to_owned(),
         j if j == 2 * pairs => "/instruction".to_owned(),
         _ => "/output".to_owned(),
     })

@@ -186,13 +186,7 @@ pub fn export(record: &Record) -> Result<Value, ExportError> {
             require_plain(Format::Hh, record, list, i, m)?;
         }
     }
-    if p.chosen.is_empty() || p.rejected.is_empty() {
-        return Err(ExportError::new(
-            Format::Hh,
-            record,
-            "HH needs a non-empty chosen and rejected completion",
-        ));
-    }
+    check_readable(record, p)?;
     let bare = layout_get(&p.meta, BARE_START) == Some(&Value::Bool(true));
     let whole = |completion: &[Message]| render(p.prompt.iter().chain(completion).cloned(), bare);
     let native = vec![
@@ -200,6 +194,47 @@ pub fn export(record: &Record) -> Result<Value, ExportError> {
         ("rejected", json!(whole(&p.rejected))),
     ];
     assemble(Format::Hh, record, native)
+}
+
+/// Refuses what would not read back as the same turns: a side that does not start with a Human
+/// turn or has no Assistant turn, and text that itself holds a turn marker.
+fn check_readable(record: &Record, p: &Preference) -> Result<(), ExportError> {
+    let fail = |reason: String| Err(ExportError::new(Format::Hh, record, reason));
+    for (name, completion) in [("chosen", &p.chosen), ("rejected", &p.rejected)] {
+        let mut side = p.prompt.iter().chain(completion.iter());
+        if side.next().is_none_or(|m| m.role != Role::User) {
+            return fail(format!(
+                "HH text starts with a Human turn, and the {name} side does not"
+            ));
+        }
+        if !p
+            .prompt
+            .iter()
+            .chain(completion.iter())
+            .any(|m| m.role == Role::Assistant)
+        {
+            return fail(format!(
+                "HH text needs an Assistant turn, and the {name} side has none"
+            ));
+        }
+    }
+    for (list, turns) in [
+        ("prompt", &p.prompt),
+        ("chosen", &p.chosen),
+        ("rejected", &p.rejected),
+    ] {
+        if let Some((i, m)) = turns
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.content.contains(HUMAN) || m.content.contains(ASSISTANT))
+        {
+            return fail(format!(
+                "the text of {} holds an HH turn marker and would split into turns",
+                turn_label(list, i, m)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every turn lives inside the `chosen` or `rejected` string; the prompt inside both (the
