@@ -284,10 +284,48 @@ def check_peft(adapter_dir):
     print(f"PEFT loaded {adapter_dir}: loss {float(loss):.8f}")
 
 
+def bench():
+    """PyTorch side of the SmolLM2-135M-shape timing (see trainer/tests/golden_model.rs)."""
+    import time
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    cfg = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        rms_norm_eps=1e-5,
+        rope_theta=100000.0,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).float()
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+    model.train()
+    ids = (torch.arange(8 * 128) * 7919 % 49152).reshape(8, 128)
+    for step in range(3):
+        start = time.perf_counter()
+        loss = model(input_ids=ids, labels=ids).loss
+        fwd = time.perf_counter() - start
+        loss.backward()
+        model.zero_grad()
+        print(f"step {step}: loss {loss.item():.4f}, forward {fwd:.2f} s, forward+backward {time.perf_counter() - start:.2f} s "
+              f"(torch {torch.__version__}, {torch.get_num_threads()} threads, attention {model.config._attn_implementation})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check-peft", metavar="DIR")
+    ap.add_argument("--bench", action="store_true", help="time a SmolLM2-135M-shape LoRA step")
     args = ap.parse_args()
+    if args.bench:
+        bench()
+        return
     if args.check_peft:
         check_peft(args.check_peft)
         return

@@ -233,6 +233,21 @@ fn check_adapter(model_dir: &str, kind: &str) {
         out.loss,
         params.len()
     );
+    // Only adapter parameters are trained.
+    let decoder = &out.model.model;
+    assert!(
+        decoder.embed_tokens.weight.val().grad(grads).is_none(),
+        "{what}: embeddings got a gradient"
+    );
+    assert!(
+        decoder.layers[0]
+            .input_layernorm
+            .weight
+            .val()
+            .grad(grads)
+            .is_none(),
+        "{what}: a norm got a gradient"
+    );
 
     // Our own PEFT export reads back to the very same numbers.
     let tmp = tempfile::tempdir().unwrap();
@@ -355,4 +370,55 @@ fn nf4_matches_bitsandbytes() {
         &on_device.try_into_vec_as::<f32>().unwrap(),
         e.f("dequantized"),
     );
+}
+
+/// SmolLM2-135M geometry (random weights), LoRA r=16 on every projection, one forward and
+/// backward of a batch of 8 × 128 tokens. Prints timings, asserts nothing about them; compare
+/// with `tests/golden/models.py --bench` on the same machine.
+#[test]
+#[ignore = "benchmark: cargo test -p ajuste-trainer --test golden_model -- --ignored --nocapture"]
+fn smollm2_135m_shape_forward_backward_timing() {
+    use ajuste_trainer::adapter::{LoraConfig, TargetModules};
+    use ajuste_trainer::model::{ModelConfig, RandomWeights};
+
+    let json = r#"{"model_type":"llama","hidden_size":576,"intermediate_size":1536,
+        "num_attention_heads":9,"num_key_value_heads":3,"num_hidden_layers":30,
+        "vocab_size":49152,"rms_norm_eps":1e-5,"rope_theta":100000,"tie_word_embeddings":true}"#;
+    let cfg = ModelConfig::from_json(json.as_bytes(), "smollm2").unwrap();
+    let device = Device::flex().autodiff();
+    let weights = RandomWeights {
+        seed: 0,
+        std: 0.02,
+        tied: true,
+    };
+    let mut model = Model::from_weights(cfg, &weights, &device).unwrap();
+    let lora = LoraConfig {
+        r: 16,
+        lora_alpha: 32.0,
+        target_modules: TargetModules::AllLinear,
+        ..LoraConfig::default()
+    };
+    model.apply_adapters(&AdapterSpec::lora(lora, 0)).unwrap();
+    let (b, t) = (8, 128);
+    let ids: Vec<i64> = (0..b * t).map(|i| (i as i64 * 7919) % 49152).collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device);
+    for step in 0..3 {
+        let start = std::time::Instant::now();
+        let logits = model.forward(ids.clone(), None);
+        let loss = masked_ce(logits, &ids);
+        let value = loss.clone().try_into_vec_as::<f32>().unwrap()[0];
+        let forward = start.elapsed();
+        let grads = loss.backward();
+        let n = model
+            .adapter_params("default")
+            .iter()
+            .filter_map(|p| p.value.grad(&grads))
+            .map(|g| g.to_vec().unwrap().len())
+            .sum::<usize>();
+        eprintln!(
+            "step {step}: loss {value:.4}, forward {:.2} s, forward+backward {:.2} s ({n} adapter grads)",
+            forward.as_secs_f64(),
+            start.elapsed().as_secs_f64()
+        );
+    }
 }

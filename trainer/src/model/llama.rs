@@ -596,3 +596,120 @@ fn attention_bool_mask(
         .expand([batch, 1, groups, seq, keys])
         .reshape([batch, 1, groups * seq, keys])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::{AdapterSpec, LoraConfig};
+    use crate::model::load::RandomWeights;
+
+    fn tiny(tied: bool) -> Model {
+        let json = r#"{"model_type":"qwen2","hidden_size":32,"intermediate_size":48,
+            "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":50}"#;
+        let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
+        let w = RandomWeights {
+            seed: 3,
+            std: 0.2,
+            tied,
+        };
+        Model::from_weights(cfg, &w, &Device::flex()).unwrap()
+    }
+
+    fn ids(rows: &[&[i64]]) -> Tensor<2, Int> {
+        let (b, t) = (rows.len(), rows[0].len());
+        let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::from_data(TensorData::new(flat, [b, t]), &Device::flex())
+    }
+
+    fn values(t: Tensor<3>) -> Vec<f32> {
+        t.try_into_vec_as::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    }
+
+    #[test]
+    fn cached_generation_gives_the_full_forward_logits() {
+        let model = tiny(true);
+        let full = values(model.forward(ids(&[&[5, 9, 2, 7, 11]]), None));
+        let mut cache = KvCache::new();
+        let first = values(model.forward_cached(ids(&[&[5, 9, 2]]), None, &mut cache));
+        let second = values(model.forward_cached(ids(&[&[7]]), None, &mut cache));
+        let third = values(model.forward_cached(ids(&[&[11]]), None, &mut cache));
+        assert_eq!(cache.len(), 5);
+        let v = 50;
+        assert!(close(&first, &full[..3 * v]));
+        assert!(close(&second, &full[3 * v..4 * v]));
+        assert!(close(&third, &full[4 * v..]));
+    }
+
+    #[test]
+    fn right_padding_does_not_change_the_real_tokens() {
+        let model = tiny(false);
+        let alone = values(model.forward(ids(&[&[5, 9, 2]]), None));
+        let mask = ids(&[&[1, 1, 1, 0, 0], &[1, 1, 1, 1, 1]]);
+        let padded = values(model.forward(ids(&[&[5, 9, 2, 0, 0], &[1, 2, 3, 4, 5]]), Some(mask)));
+        assert!(close(&alone, &padded[..3 * 50]));
+        assert!(padded.iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn left_padding_with_shifted_positions_matches_the_unpadded_row() {
+        let model = tiny(true);
+        let alone = values(model.forward(ids(&[&[5, 9, 2]]), None));
+        let mask = ids(&[&[0, 0, 1, 1, 1]]);
+        let positions = ids(&[&[0, 0, 0, 1, 2]]);
+        let padded =
+            model.forward_with(ids(&[&[0, 0, 5, 9, 2]]), Some(mask), Some(positions), None);
+        let padded = values(padded);
+        assert!(close(&alone, &padded[2 * 50..]));
+        assert!(
+            padded.iter().all(|x| x.is_finite()),
+            "fully masked rows stay finite"
+        );
+    }
+
+    #[test]
+    fn head_is_tied_exactly_when_the_checkpoint_has_no_lm_head() {
+        assert!(tiny(true).is_tied());
+        let untied = tiny(false);
+        assert!(!untied.is_tied());
+        assert_eq!(untied.linears().len(), 2 * 7 + 1);
+    }
+
+    #[test]
+    fn qlora_trains_only_the_adapters() {
+        let json = r#"{"model_type":"llama","hidden_size":64,"intermediate_size":64,
+            "num_attention_heads":4,"num_key_value_heads":4,"num_hidden_layers":1,"vocab_size":40}"#;
+        let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
+        let device = Device::flex().autodiff();
+        let w = RandomWeights {
+            seed: 1,
+            std: 0.1,
+            tied: false,
+        };
+        let mut model = Model::from_weights(cfg, &w, &device).unwrap();
+        let spec = AdapterSpec::lora(
+            LoraConfig {
+                use_dora: true,
+                ..LoraConfig::default()
+            },
+            7,
+        )
+        .with_nf4_base();
+        model.apply_adapters(&spec).unwrap();
+        let q = &model.model.layers[0].self_attn.q_proj;
+        assert!(q.weight.is_quantized());
+        assert!(!model.lm_head.as_ref().unwrap().weight.is_quantized());
+        let input =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 5, 9, 3], [1, 4]), &device);
+        let loss = model.forward(input, None).sum();
+        let grads = loss.backward();
+        let params = model.adapter_params("default");
+        assert_eq!(params.len(), 7 * 3);
+        assert!(params.iter().all(|p| p.value.grad(&grads).is_some()));
+        assert!(model.model.embed_tokens.weight.val().grad(&grads).is_none());
+        assert!(model.model.norm.weight.val().grad(&grads).is_none());
+    }
+}
