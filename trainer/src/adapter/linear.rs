@@ -10,6 +10,11 @@
 //! dense `W + s·B·A`. DoRA follows PEFT's `DoraLinearLayer.forward`:
 //! `(m / ‖W + s·B·A‖_row − 1) · (x·Wᵀ) + (m / ‖W + s·B·A‖_row) · s · lora(x)`, the row norm
 //! detached from the graph (DoRA paper §4.3), computed from a dense `B·A` as PEFT does.
+//!
+//! Several adapters add their terms, each times its weight. Each DoRA term rescales the base
+//! output `x·Wᵀ`; PEFT rescales the running sum of the earlier adapters' outputs instead, so
+//! the two agree for one adapter (the only case PEFT trains) and differ when DoRA adapters are
+//! stacked.
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig};
@@ -394,6 +399,28 @@ mod tests {
             Some(Tensor::from_floats([0.1, 0.2, 0.3, 0.4], &Device::flex())),
         );
         assert!(max_diff(layer.forward(x()), expected.forward(x())) < 1e-5);
+    }
+
+    #[test]
+    fn weighted_adapters_add_up() {
+        let w = data(4, 8, 7);
+        let (a, b) = (data(2, 8, 3), data(4, 2, 11));
+        let mut one = Linear::new("m.q_proj", w.clone(), None);
+        one.push_adapter(LoraAdapter::from_tensors(
+            "x",
+            &cfg(2, false),
+            a.clone(),
+            b.clone(),
+            None,
+        ));
+        let mut halves = Linear::new("m.q_proj", w, None);
+        for name in ["x", "y"] {
+            let mut ad =
+                LoraAdapter::from_tensors(name, &cfg(2, false), a.clone(), b.clone(), None);
+            ad.weight = 0.5;
+            halves.push_adapter(ad);
+        }
+        assert!(max_diff(one.forward(x()), halves.forward(x())) < 1e-5);
     }
 
     #[test]
