@@ -71,6 +71,19 @@ pub(crate) fn lines_where(text: &str, opens: impl Fn(&str) -> bool) -> Vec<(&str
     out
 }
 
+/// The fence that would close a code block left open at the end of `text`, if one is.
+pub(crate) fn unclosed(text: &str) -> Option<String> {
+    let mut open: Option<Fence> = None;
+    for line in text.split('\n') {
+        match open {
+            Some(fence) if closes(line, fence) => open = None,
+            Some(_) => {}
+            None => open = fence_at(line).map(|(fence, _)| fence),
+        }
+    }
+    open.map(|f| f.ch.to_string().repeat(f.len))
+}
+
 /// The text with every fenced code block removed (lines joined by `\n`): what language
 /// detection and repetition rules should judge.
 pub(crate) fn prose(text: &str) -> String {
@@ -112,6 +125,13 @@ mod tests {
     #[test]
     fn unclosed_block_runs_to_the_end() {
         assert_eq!(code_flags("a\n```\nb\nc"), [false, true, true, true]);
+    }
+
+    #[test]
+    fn unclosed_reports_the_matching_fence() {
+        assert_eq!(unclosed("a\n````py\nx"), Some("````".to_owned()));
+        assert_eq!(unclosed("a\n```\nx\n```"), None);
+        assert_eq!(unclosed("sem código"), None);
     }
 
     #[test]

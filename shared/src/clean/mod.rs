@@ -172,19 +172,39 @@ pub enum StepError {
 }
 
 impl Step {
-    /// Every step name, in the order of the default pipeline and then the unsafe steps.
+    /// Every step name, in the recommended order (see [`Step::rank`]).
     pub const NAMES: &'static [&'static str] = &[
+        "strip-html",
         "nfkc",
         "zero-width",
         "whitespace",
-        "strip-html",
         "repair-turns",
-        "drop-refusals",
         "redact-pii",
+        "drop-refusals",
         "language",
         "length",
         "repetition",
     ];
+
+    /// Position of the step in the recommended order ([`Step::NAMES`]); sort a user's
+    /// selection by it. HTML conversion comes first (its output then gets normalised), text
+    /// normalisation before turn repair (so whitespace-only turns count as empty), rewrites
+    /// before filters (so filters judge the text that is kept). In this order a pipeline
+    /// applied twice gives what it gave once.
+    pub fn rank(&self) -> usize {
+        match self {
+            Step::StripHtml => 0,
+            Step::Nfkc => 1,
+            Step::ZeroWidth => 2,
+            Step::Whitespace => 3,
+            Step::RepairTurns => 4,
+            Step::RedactPii { .. } => 5,
+            Step::DropRefusals { .. } => 6,
+            Step::Language { .. } => 7,
+            Step::Length { .. } => 8,
+            Step::Repetition { .. } => 9,
+        }
+    }
 
     /// The stable kebab-case name, as serialised in `"step"`.
     pub fn name(&self) -> &'static str {
@@ -447,7 +467,8 @@ fn map_contents(record: &mut Record, f: for<'t> fn(&'t str) -> Cow<'t, str>) -> 
 
 /// Redacts every turn with one placeholder table for the whole record.
 fn redact_record(record: &mut Record, kinds: &[PiiKind]) -> bool {
-    let mut placeholders = pii::Placeholders::default();
+    let mut placeholders =
+        pii::Placeholders::continuing(record.turns().iter().map(|(_, _, m)| m.content.as_str()));
     let mut changed = false;
     for list in record.turn_lists_mut() {
         for message in list.iter_mut() {
@@ -592,4 +613,26 @@ pub fn scan(dataset: &Dataset) -> Vec<Finding> {
         }
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_rank_and_defaults_agree() {
+        for (i, name) in Step::NAMES.iter().enumerate() {
+            let step = Step::with_defaults(name).expect("every name has a step");
+            assert_eq!((step.name(), step.rank()), (*name, i));
+        }
+    }
+
+    #[test]
+    fn counts_are_described_in_english() {
+        assert_eq!(describe_counts(&[(PiiKind::Email, 1)]), "1 email address");
+        assert_eq!(
+            describe_counts(&[(PiiKind::Email, 2), (PiiKind::Ip, 1), (PiiKind::Iban, 3)]),
+            "2 email addresses, 1 IP address and 3 IBANs"
+        );
+    }
 }

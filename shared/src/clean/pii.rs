@@ -159,43 +159,62 @@ fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// Whether `s`, found at `start`, is a phone number: enough digits, not part of a longer run
+/// of digit groups, not glued to a word or number.
+fn phone_at(text: &str, start: usize, s: &str) -> bool {
+    let end = start + s.len();
+    let n = digits(s).len();
+    let international = s.starts_with('+');
+    let enough = if international {
+        (8..=15).contains(&n)
+    } else {
+        (10..=15).contains(&n)
+    };
+    // Without a `+`, a phone shape inside a longer run of digit groups is a piece of
+    // something else (an IBAN, a card, a table of numbers).
+    let before = &text[..start];
+    let after = &text[end..];
+    let in_run = !international
+        && (before.ends_with(' ') && before.trim_end().ends_with(|c: char| c.is_ascii_digit())
+            || after.starts_with(' ')
+                && after.trim_start().starts_with(|c: char| c.is_ascii_digit()));
+    enough && !in_run && standalone(text, start, end, &['+', '_', '-', '.', '/'])
+}
+
+/// Finds phone numbers left to right in `text` (already masked for other findings), masking
+/// each one found before judging the next, so that every decision sees on its left what a
+/// second pass over the redacted text will see.
 fn phones(text: &str, out: &mut Vec<Found>) {
-    for m in PHONE.find_iter(text) {
-        let mut s = m.as_str();
-        // The international pattern is greedy and may swallow a number written after the
-        // phone ("+55 11 98765-4321 2024"): give back whole groups while there are too many
-        // digits for a phone number.
-        while digits(s).len() > 15 {
+    let mut text = text.to_owned();
+    let mut pos = 0;
+    while let Some(m) = PHONE.find_at(&text, pos) {
+        let (start, whole) = (m.start(), m.as_str().to_owned());
+        // The international pattern is greedy and may swallow what follows the phone ("+55 11
+        // 98765-4321 2024", "... 2a00:1450::1"): give back whole groups until what is left is
+        // a phone number, or nothing is.
+        let mut s = whole.as_str();
+        let found = loop {
+            if phone_at(&text, start, s) {
+                break Some(s.len());
+            }
             match s.rfind([' ', '.', '-']) {
                 Some(cut) => s = &s[..cut],
-                None => break,
+                None => break None,
             }
-        }
-        let end = m.start() + s.len();
-        let n = digits(s).len();
-        let enough = if s.starts_with('+') {
-            (8..=15).contains(&n)
-        } else {
-            (10..=15).contains(&n)
         };
-        // Without a `+`, a phone shape inside a longer run of digit groups is a piece of
-        // something else (an IBAN, a card, a table of numbers).
-        let in_run = !s.starts_with('+')
-            && (text[..m.start()].ends_with(|c: char| c == ' ')
-                && text[..m.start()]
-                    .trim_end()
-                    .ends_with(|c: char| c.is_ascii_digit())
-                || text[end..].starts_with(' ')
-                    && text[end..]
-                        .trim_start()
-                        .starts_with(|c: char| c.is_ascii_digit()));
-        if enough && !in_run && standalone(text, m.start(), end, &['+', '_', '-', '.', '/']) {
-            out.push(Found {
-                kind: PiiKind::Phone,
-                start: m.start(),
-                end,
-                key: digits(s),
-            });
+        match found {
+            Some(len) => {
+                let f = Found {
+                    kind: PiiKind::Phone,
+                    start,
+                    end: start + len,
+                    key: digits(&whole[..len]),
+                };
+                text = mask(&text, std::slice::from_ref(&f));
+                pos = f.end;
+                out.push(f);
+            }
+            None => pos = start + whole.len(),
         }
     }
 }
@@ -306,23 +325,25 @@ fn cards(text: &str, out: &mut Vec<Found>) {
         // The longest window of groups that is a card, scanning left to right, so a card
         // between other numbers ("pedido 12 4111 1111 1111 1111 em 2024") is still found.
         while first < groups.len() {
+            let span = |last: usize| {
+                let (at, g) = groups[last - 1];
+                (m.start() + groups[first].0, m.start() + at + g.len())
+            };
             let found = (first + 1..=groups.len()).rev().find(|&last| {
                 let gs: Vec<&str> = groups[first..last].iter().map(|(_, g)| *g).collect();
+                let (start, end) = span(last);
                 card_like(&gs, &seps[first..last - 1])
+                    && standalone(text, start, end, &['_', '.', '-', '/'])
             });
             match found {
                 Some(last) => {
-                    let start = m.start() + groups[first].0;
-                    let (at, g) = groups[last - 1];
-                    let end = m.start() + at + g.len();
-                    if standalone(text, start, end, &['_', '.', '-', '/']) {
-                        out.push(Found {
-                            kind: PiiKind::Card,
-                            start,
-                            end,
-                            key: digits(&text[start..end]),
-                        });
-                    }
+                    let (start, end) = span(last);
+                    out.push(Found {
+                        kind: PiiKind::Card,
+                        start,
+                        end,
+                        key: digits(&text[start..end]),
+                    });
                     first = last;
                 }
                 None => first += 1,
@@ -349,46 +370,82 @@ fn iban_checksum_ok(iban: &str) -> bool {
     rem == 1
 }
 
+/// The longest IBAN made of a prefix of `groups` (space-separated in the text), as (number of
+/// groups, compact form). Grouped IBANs come in fours, with a shorter last group.
+fn iban_prefix(groups: &[&str]) -> Option<(usize, String)> {
+    (1..=groups.len()).rev().find_map(|k| {
+        let gs = &groups[..k];
+        let compact: String = gs.concat();
+        let grouping = k == 1 || gs[..k - 1].iter().all(|g| g.len() == 4) && gs[k - 1].len() <= 4;
+        let valid = (15..=34).contains(&compact.len()) && grouping && iban_checksum_ok(&compact);
+        valid.then_some((k, compact))
+    })
+}
+
+fn starts_like_iban(group: &str) -> bool {
+    let b = group.as_bytes();
+    b.len() >= 4
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+}
+
 fn ibans(text: &str, out: &mut Vec<Found>) {
     for m in IBAN.find_iter(text) {
         if char_before(text, m.start()).is_some_and(char::is_alphanumeric) {
             continue;
         }
+        // A run may hold an IBAN, an upper-case word after it, or several IBANs in a row.
         let groups: Vec<&str> = m.as_str().split(' ').collect();
-        // The run may have swallowed an upper-case word after the IBAN: try shorter prefixes.
-        let found = (1..=groups.len()).rev().find_map(|k| {
-            let gs = &groups[..k];
-            let compact: String = gs.concat();
-            let spaced_ok =
-                k == 1 || gs[..k - 1].iter().all(|g| g.len() == 4) && gs[k - 1].len() <= 4;
-            ((15..=34).contains(&compact.len()) && spaced_ok && iban_checksum_ok(&compact))
-                .then(|| (gs.join(" ").len(), compact))
-        });
-        if let Some((len, compact)) = found {
-            let end = m.start() + len;
+        let offsets: Vec<usize> = groups
+            .iter()
+            .scan(m.start(), |at, g| {
+                let start = *at;
+                *at += g.len() + 1;
+                Some(start)
+            })
+            .collect();
+        let mut i = 0;
+        while i < groups.len() {
+            let found = if starts_like_iban(groups[i]) {
+                iban_prefix(&groups[i..])
+            } else {
+                None
+            };
+            let Some((k, compact)) = found else {
+                i += 1;
+                continue;
+            };
+            let last = i + k - 1;
+            let end = offsets[last] + groups[last].len();
             if !char_after(text, end).is_some_and(char::is_alphanumeric) {
                 out.push(Found {
                     kind: PiiKind::Iban,
-                    start: m.start(),
+                    start: offsets[i],
                     end,
                     key: compact,
                 });
             }
+            i += k;
         }
     }
 }
 
-/// Every piece of personal data of the given kinds in `text`, in order, without overlaps (the
-/// longer match wins: a card number is not also a phone number).
+/// Every piece of personal data of the given kinds in `text`, in order, without overlaps.
+///
+/// Emails, IPs, cards and IBANs are found first (the longer match wins where they overlap);
+/// phone numbers, the least certain detector, are then looked for in a copy of the text where
+/// those findings are masked the way their placeholders will read (`<XXXX>`). A digit group
+/// that is a card is thus not "a longer run of numbers" next to a phone, and a second pass over
+/// redacted text sees exactly what the first pass judged.
 pub(crate) fn find(text: &str, kinds: &[PiiKind]) -> Vec<Found> {
     let mut all = Vec::new();
     for kind in kinds {
         match kind {
             PiiKind::Email => emails(text, &mut all),
-            PiiKind::Phone => phones(text, &mut all),
             PiiKind::Ip => ips(text, &mut all),
             PiiKind::Card => cards(text, &mut all),
             PiiKind::Iban => ibans(text, &mut all),
+            PiiKind::Phone => {}
         }
     }
     all.sort_by_key(|f| (std::cmp::Reverse(f.end - f.start), f.start));
@@ -398,9 +455,29 @@ pub(crate) fn find(text: &str, kinds: &[PiiKind]) -> Vec<Found> {
             kept.push(f);
         }
     }
+    if kinds.contains(&PiiKind::Phone) {
+        phones(&mask(text, &kept), &mut kept);
+    }
     kept.sort_by_key(|f| f.start);
     kept
 }
+
+/// `text` with each finding's bytes replaced by `<`, `X`..., `>`: same byte offsets, and
+/// neighbours see what they will see once the placeholder is in.
+fn mask(text: &str, found: &[Found]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for f in found {
+        bytes[f.start..f.end].fill(b'X');
+        bytes[f.start] = b'<';
+        bytes[f.end - 1] = b'>';
+    }
+    // Whole UTF-8 sequences were replaced by ASCII, so the bytes are still valid UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"<(EMAIL|PHONE|IP|CARD|IBAN)_([0-9]{1,9})>").expect("valid regex")
+});
 
 /// Placeholders handed out within one record.
 #[derive(Default)]
@@ -410,6 +487,22 @@ pub(crate) struct Placeholders {
 }
 
 impl Placeholders {
+    /// Numbers new placeholders after those already in `texts` (a record redacted before, or
+    /// by an earlier step for other kinds), so `<EMAIL_1>` never names two addresses.
+    pub(crate) fn continuing<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut p = Placeholders::default();
+        for text in texts {
+            for c in PLACEHOLDER.captures_iter(text) {
+                let kind = PiiKind::ALL.into_iter().find(|k| k.label() == &c[1]);
+                if let (Some(kind), Ok(n)) = (kind, c[2].parse::<usize>()) {
+                    let next = p.next.entry(kind).or_insert(0);
+                    *next = (*next).max(n);
+                }
+            }
+        }
+        p
+    }
+
     fn get(&mut self, kind: PiiKind, key: &str) -> String {
         let n = match self.by_value.get(&(kind, key.to_owned())) {
             Some(&n) => n,
@@ -569,6 +662,8 @@ mod tests {
             [(PiiKind::Iban, "DE89370400440532013000".into())]
         );
         assert!(kinds_found("PT51 0002 0123 1234 5678 9015 4").is_empty());
+        let two = "PT50 0002 0123 1234 5678 9015 4 DE89 3704 0044 0532 0130 00";
+        assert_eq!(kinds_found(two).len(), 2);
     }
 
     #[test]
@@ -585,6 +680,19 @@ mod tests {
             kinds_found("+55 11 98765-4321 2024"),
             [(PiiKind::Phone, "+55 11 98765-4321".into())]
         );
+    }
+
+    #[test]
+    fn a_phone_next_to_a_card_is_found_on_the_first_pass() {
+        assert_eq!(
+            kinds_found("(10) 90000-0000 4111 1111 1111 1111"),
+            [
+                (PiiKind::Phone, "(10) 90000-0000".into()),
+                (PiiKind::Card, "4111 1111 1111 1111".into())
+            ]
+        );
+        let once = redact("(10) 90000-0000 8.8.4.4");
+        assert_eq!(once, "<PHONE_1> <IP_1>");
     }
 
     #[test]
@@ -605,6 +713,15 @@ mod tests {
         let once = redact("mail ana@x.pt tel +55 11 98765-4321 ip 8.8.8.8 card 4111111111111111");
         assert_eq!(once, "mail <EMAIL_1> tel <PHONE_1> ip <IP_1> card <CARD_1>");
         assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn numbering_continues_after_existing_placeholders() {
+        let mut p = Placeholders::continuing(["já redigido: <EMAIL_2> e <IP_1>"]);
+        assert_eq!(
+            p.redact("novo: rui@x.pt", &PiiKind::ALL).unwrap(),
+            "novo: <EMAIL_3>"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! answered anything with) and user turns after the last answer (a question nobody answered,
 //! which trains nothing). A record left with nothing to learn from is dropped, with the reason.
 
+use super::fence;
 use crate::record::{Message, Record, Role};
 
 /// Whether the message carries a tool call, which makes it meaningful without text.
@@ -41,6 +42,12 @@ fn drop_empty_and_merge(list: &mut Vec<Message>) -> bool {
         }
         match out.last_mut() {
             Some(prev) if mergeable(prev, &m) => {
+                // A code block left open at the end of a turn ended with that turn; close it
+                // so the next turn's text does not become code.
+                if let Some(fence) = fence::unclosed(&prev.content) {
+                    prev.content.push('\n');
+                    prev.content.push_str(&fence);
+                }
                 prev.content.push_str("\n\n");
                 prev.content.push_str(&m.content);
                 merged = true;
@@ -52,22 +59,26 @@ fn drop_empty_and_merge(list: &mut Vec<Message>) -> bool {
     merged || list.len() != before
 }
 
-/// In an SFT conversation, drops assistant turns between the leading system turns and the
-/// first user turn, and user turns after the last non-user turn. Returns whether any went.
+/// In an SFT conversation, drops assistant turns before the first user turn (system turns
+/// in between do not save them) and user turns after the last assistant turn. Returns whether
+/// any went.
 fn trim_ends(messages: &mut Vec<Message>) -> bool {
     let before = messages.len();
-    let first = messages
+    let first_user = messages
         .iter()
-        .position(|m| m.role != Role::System)
+        .position(|m| m.role == Role::User)
         .unwrap_or(messages.len());
-    let leading = messages[first..]
-        .iter()
-        .take_while(|m| m.role == Role::Assistant)
-        .count();
-    messages.drain(first..first + leading);
-    while messages.last().is_some_and(|m| m.role == Role::User) {
-        messages.pop();
-    }
+    let last_assistant = messages.iter().rposition(|m| m.role == Role::Assistant);
+    let mut i = 0;
+    messages.retain(|m| {
+        let keep = match m.role {
+            Role::Assistant => i > first_user,
+            Role::User => last_assistant.is_some_and(|last| i < last),
+            _ => true,
+        };
+        i += 1;
+        keep
+    });
     messages.len() != before
 }
 
@@ -176,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn merging_closes_a_code_block_left_open() {
+        let mut r = conv(vec![
+            Message::user("Código?"),
+            Message::assistant("```python\nprint(1)"),
+            Message::assistant("Pronto."),
+        ]);
+        repair(&mut r);
+        assert_eq!(
+            roles_and_text(&r)[1].1,
+            "```python\nprint(1)\n```\n\nPronto."
+        );
+    }
+
+    #[test]
     fn drops_leading_assistant_and_trailing_user_turns() {
         let mut r = conv(vec![
             Message::system("Seja breve."),
@@ -187,6 +212,27 @@ mod tests {
         assert!(matches!(repair(&mut r), Repair::Kept { changed: true }));
         let roles: Vec<Role> = roles_and_text(&r).into_iter().map(|(r, _)| r).collect();
         assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
+    }
+
+    #[test]
+    fn answers_before_the_first_question_go_even_behind_system_turns() {
+        let mut r = conv(vec![
+            Message::assistant("a"),
+            Message::system("s"),
+            Message::assistant("b"),
+            Message::user("q"),
+            Message::assistant("c"),
+            Message::user("q2"),
+            Message::system("s2"),
+            Message::user("q3"),
+        ]);
+        repair(&mut r);
+        let roles: Vec<Role> = roles_and_text(&r).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(
+            roles,
+            [Role::System, Role::User, Role::Assistant, Role::System]
+        );
+        assert!(matches!(repair(&mut r), Repair::Kept { changed: false }));
     }
 
     #[test]
