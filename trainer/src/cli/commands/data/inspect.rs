@@ -46,5 +46,9 @@ pub fn run(args: &InspectArgs) -> Result<ExitStatus> {
             );
         }
     }
-    Ok(ExitStatus::Success)
+    Ok(if report.errors > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }

@@ -1,0 +1,124 @@
+//! `ajuste bundle ...`
+
+use crate::util::{CliTest, fx};
+
+fn create(t: &CliTest, out: &str) {
+    let tok = fx("shared/tests/fixtures/templates/tiny/tokenizer.json");
+    t.run([
+        "bundle",
+        "create",
+        &fx("tests/fixtures/cli/chats.jsonl"),
+        "--template",
+        "chatml",
+        "--tokenizer",
+        &tok,
+        "--near",
+        "--drop-refusals",
+        "--eval-fraction",
+        "0.2",
+        "--seed",
+        "3",
+        "-o",
+        out,
+    ])
+    .expect(0);
+}
+
+#[test]
+fn the_same_inputs_give_a_byte_identical_bundle() {
+    let t = CliTest::new();
+    create(&t, "a.ajuste");
+    create(&t, "b.ajuste");
+    assert_eq!(
+        std::fs::read(t.path("a.ajuste")).unwrap(),
+        std::fs::read(t.path("b.ajuste")).unwrap()
+    );
+}
+
+#[test]
+fn inspect_shows_the_manifest_of_what_create_did() {
+    let t = CliTest::new();
+    create(&t, "a.ajuste");
+    let m = t
+        .run(["bundle", "inspect", "--json", "a.ajuste"])
+        .expect(0)
+        .json();
+    assert_eq!(m["schema_version"], 1);
+    assert_eq!(m["kind"], "sft");
+    assert_eq!(m["source"]["format"], "sharegpt");
+    assert_eq!(m["source"]["records"], 13);
+    assert_eq!(m["cleaning"]["records_out"], 12, "one refusal dropped");
+    assert_eq!(m["dedup"]["exact_duplicates"], 1);
+    assert_eq!(m["dedup"]["near_duplicates"], 1);
+    assert_eq!(
+        m["split"]["train"].as_u64().unwrap() + m["split"]["eval"].as_u64().unwrap(),
+        10
+    );
+    assert_eq!(m["template"]["name"], "chatml");
+    assert!(
+        m["template"]["chat_template"]
+            .as_str()
+            .unwrap()
+            .contains("<|im_start|>")
+    );
+    assert_eq!(m["train"]["method"], "sft");
+    assert_eq!(m["tokenizer"]["vocab_size"], 420);
+    let text = t.run(["bundle", "inspect", "a.ajuste"]).expect(0).stdout;
+    assert!(
+        text.contains("train.jsonl") && text.contains("sha256 ok"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_modified_bundle_is_refused() {
+    let t = CliTest::new();
+    create(&t, "a.ajuste");
+    let mut bytes = std::fs::read(t.path("a.ajuste")).unwrap();
+    // Rewrite the bundle with one training record changed but the manifest kept.
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if name == "train.jsonl" {
+            data = String::from_utf8(data)
+                .unwrap()
+                .replacen("Lisbon", "Porto", 1)
+                .into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut out, &data).unwrap();
+    }
+    bytes = out.finish().unwrap().into_inner();
+    t.write("tampered.ajuste", &bytes);
+    let run = t.run(["bundle", "inspect", "tampered.ajuste"]).expect(2);
+    assert!(
+        run.stderr.contains("does not match the hash"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_method_that_does_not_fit_the_data_is_refused() {
+    let t = CliTest::new();
+    let run = t
+        .run([
+            "bundle",
+            "create",
+            &fx("tests/fixtures/cli/chats.jsonl"),
+            "--template",
+            "chatml",
+            "--method",
+            "dpo",
+            "-o",
+            "x.ajuste",
+        ])
+        .expect(2);
+    assert!(run.stderr.contains("preference"), "{}", run.stderr);
+    assert!(!t.path("x.ajuste").exists());
+}

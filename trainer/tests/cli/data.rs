@@ -1,0 +1,380 @@
+//! `ajuste data ...`
+
+use crate::util::{CliTest, fixture, fx, read_jsonl};
+
+const CHATS: &str = "tests/fixtures/cli/chats.jsonl";
+const MIXED: &str = "tests/fixtures/cli/mixed.jsonl";
+
+#[test]
+fn inspect_detects_every_format() {
+    let t = CliTest::new();
+    for (file, format, kind) in [
+        (
+            "shared/tests/fixtures/formats/sharegpt.jsonl",
+            "sharegpt",
+            "sft",
+        ),
+        (
+            "shared/tests/fixtures/formats/sharegpt_array.json",
+            "sharegpt",
+            "sft",
+        ),
+        (
+            "shared/tests/fixtures/formats/openai.jsonl",
+            "openai",
+            "sft",
+        ),
+        (
+            "shared/tests/fixtures/formats/alpaca.jsonl",
+            "alpaca",
+            "sft",
+        ),
+        ("shared/tests/fixtures/formats/alpaca.csv", "alpaca", "sft"),
+        (
+            "shared/tests/fixtures/formats/dpo.jsonl",
+            "dpo",
+            "preference",
+        ),
+        ("shared/tests/fixtures/formats/hh.jsonl", "hh", "preference"),
+        ("shared/tests/fixtures/formats/kto.jsonl", "kto", "feedback"),
+        ("shared/tests/fixtures/formats/kto.tsv", "kto", "feedback"),
+    ] {
+        let v = t
+            .run(["data", "inspect", "--json", &fx(file)])
+            .expect(0)
+            .json();
+        assert_eq!(v["format"], format, "{file}");
+        assert_eq!(v["kind"], kind, "{file}");
+        assert!(v["records"].as_u64().unwrap() > 0, "{file}");
+    }
+}
+
+#[test]
+fn validate_names_line_code_and_field_and_exits_1_on_errors() {
+    let t = CliTest::new();
+    let run = t.run(["data", "validate", &fx(MIXED)]).expect(1);
+    assert!(
+        run.stdout.contains("mixed.jsonl:2: error[unknown-role]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("field /conversations/1/from"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("mixed.jsonl:3: error[invalid-json]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("mixed.jsonl:6: error[no-assistant-turn]"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("6 records, 3 valid"), "{}", run.stdout);
+}
+
+#[test]
+fn validate_json_report_has_the_contract_fields() {
+    let t = CliTest::new();
+    let report_path = t.path("report.json").display().to_string();
+    let run = t
+        .run([
+            "data",
+            "validate",
+            "--json",
+            "--report",
+            &report_path,
+            &fx(MIXED),
+        ])
+        .expect(1);
+    let v = run.json();
+    let from_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(v, from_file);
+    assert_eq!(v["format"], "sharegpt");
+    assert_eq!(v["kind"], "sft");
+    assert_eq!(v["records"], 6);
+    assert_eq!(v["valid"], 3);
+    assert_eq!(v["errors"], 3);
+    let findings = v["findings"].as_array().unwrap();
+    let role = findings
+        .iter()
+        .find(|f| f["code"] == "unknown-role")
+        .unwrap();
+    assert_eq!(role["severity"], "error");
+    assert_eq!(role["line"], 2);
+    assert_eq!(role["record"], 1);
+    assert_eq!(role["path"], "/conversations/1/from");
+    assert!(role["message"].as_str().unwrap().contains("robot"));
+    assert!(role["hint"].is_string());
+}
+
+#[test]
+fn validate_of_clean_data_exits_0() {
+    let t = CliTest::new();
+    t.run(["data", "validate", &fx(CHATS)]).expect(0);
+}
+
+#[test]
+fn convert_round_trips_sharegpt_through_openai_and_refuses_to_overwrite_its_input() {
+    let t = CliTest::new();
+    let input = t.copy("shared/tests/fixtures/formats/sharegpt_convertible.jsonl");
+    let original = std::fs::read(&input).unwrap();
+    t.run([
+        "data",
+        "convert",
+        "sharegpt_convertible.jsonl",
+        "--to",
+        "openai",
+        "-o",
+        "o.jsonl",
+    ])
+    .expect(0);
+    t.run([
+        "data",
+        "convert",
+        "o.jsonl",
+        "--to",
+        "sharegpt",
+        "-o",
+        "back.jsonl",
+    ])
+    .expect(0);
+    assert_eq!(read_jsonl(&t.path("back.jsonl")), read_jsonl(&input));
+    let run = t
+        .run([
+            "data",
+            "convert",
+            "sharegpt_convertible.jsonl",
+            "--to",
+            "openai",
+            "-o",
+            "./sharegpt_convertible.jsonl",
+        ])
+        .expect(2);
+    assert!(run.stderr.contains("refusing to write"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+}
+
+#[test]
+fn convert_hh_to_dpo_splits_the_shared_prompt() {
+    let t = CliTest::new();
+    let hh = fx("shared/tests/fixtures/formats/hh.jsonl");
+    t.run(["data", "convert", &hh, "--to", "dpo", "-o", "dpo.jsonl"])
+        .expect(0);
+    let expected = read_jsonl(&fixture("shared/tests/fixtures/formats/hh_as_dpo.jsonl"));
+    assert_eq!(read_jsonl(&t.path("dpo.jsonl")), expected);
+}
+
+#[test]
+fn clean_strips_html_drops_refusals_and_explains_each_drop() {
+    let t = CliTest::new();
+    let run = t
+        .run([
+            "data",
+            "clean",
+            &fx(CHATS),
+            "-o",
+            "clean.jsonl",
+            "--strip-html",
+            "--drop-refusals",
+        ])
+        .expect(0);
+    assert!(
+        run.stderr
+            .contains("dropped record 5 (line 6) in drop-refusals"),
+        "{}",
+        run.stderr
+    );
+    let out = read_jsonl(&t.path("clean.jsonl"));
+    assert_eq!(out.len(), 12);
+    let tip = out.iter().find(|r| r["id"] == "c7").unwrap();
+    assert_eq!(
+        tip["conversations"][1]["value"],
+        "Build **small projects** you care about & read other people's code."
+    );
+}
+
+#[test]
+fn dedup_removes_exact_and_near_duplicates_and_reports_clusters() {
+    let t = CliTest::new();
+    t.run([
+        "data",
+        "dedup",
+        &fx(CHATS),
+        "-o",
+        "dedup.jsonl",
+        "--near",
+        "--report",
+        "report.json",
+    ])
+    .expect(0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("report.json")).unwrap()).unwrap();
+    assert_eq!(report["records"], 13);
+    assert_eq!(report["kept"], 11);
+    assert_eq!(report["exact_duplicates"], 1);
+    assert_eq!(report["near_duplicates"], 1);
+    let clusters = report["clusters"].as_array().unwrap();
+    assert!(
+        clusters
+            .iter()
+            .any(|c| c["kept"] == 1 && c["removed"] == serde_json::json!([10]))
+    );
+    assert!(
+        clusters
+            .iter()
+            .any(|c| c["kept"] == 11 && c["removed"] == serde_json::json!([12]))
+    );
+    let ids: Vec<String> = read_jsonl(&t.path("dedup.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!ids.contains(&"c1-dup".to_string()) && !ids.contains(&"ex-near".to_string()));
+    // Exact-only dedup keeps the near duplicate.
+    t.run(["data", "dedup", &fx(CHATS), "-o", "exact.jsonl"])
+        .expect(0);
+    assert_eq!(read_jsonl(&t.path("exact.jsonl")).len(), 12);
+}
+
+#[test]
+fn split_is_seeded_and_partitions_the_records() {
+    let t = CliTest::new();
+    for dir in ["a", "b"] {
+        t.run([
+            "data",
+            "split",
+            &fx(CHATS),
+            "--eval-fraction",
+            "0.25",
+            "--seed",
+            "7",
+            "-o",
+            dir,
+        ])
+        .expect(0);
+    }
+    let (train, eval) = (
+        read_jsonl(&t.path("a/train.jsonl")),
+        read_jsonl(&t.path("a/eval.jsonl")),
+    );
+    assert_eq!((train.len(), eval.len()), (10, 3));
+    assert_eq!(
+        std::fs::read(t.path("a/train.jsonl")).unwrap(),
+        std::fs::read(t.path("b/train.jsonl")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(t.path("a/eval.jsonl")).unwrap(),
+        std::fs::read(t.path("b/eval.jsonl")).unwrap()
+    );
+}
+
+#[test]
+fn render_json_gives_text_ids_and_labels_with_untrained_tokens_masked() {
+    let t = CliTest::new();
+    let tok = fx("shared/tests/fixtures/templates/tiny/tokenizer.json");
+    let run = t
+        .run([
+            "data",
+            "render",
+            &fx(CHATS),
+            "--template",
+            "chatml",
+            "--tokenizer",
+            &tok,
+            "--json",
+            "--limit",
+            "2",
+        ])
+        .expect(0);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    assert_eq!(first["record"], 0);
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<|im_start|>user\nHow do I boil an egg?<|im_end|>")
+    );
+    let ids = first["input_ids"].as_array().unwrap();
+    let labels = first["labels"].as_array().unwrap();
+    assert_eq!(ids.len(), labels.len());
+    assert!(
+        labels.iter().any(|l| l == -100),
+        "the prompt is not trained"
+    );
+    assert!(labels.iter().any(|l| l != -100), "the answer is trained");
+    for (id, label) in ids.iter().zip(labels) {
+        assert!(
+            label == -100 || label == id,
+            "a trained label is its own token id"
+        );
+    }
+}
+
+#[test]
+fn render_warns_when_truncation_cuts_a_response() {
+    let t = CliTest::new();
+    let tok = fx("shared/tests/fixtures/templates/tiny/tokenizer.json");
+    let run = t.run([
+        "data",
+        "render",
+        &fx(CHATS),
+        "--template",
+        "chatml",
+        "--tokenizer",
+        &tok,
+        "--max-len",
+        "12",
+        "--json",
+        "--limit",
+        "1",
+    ]);
+    assert!(run.stderr.contains("chats.jsonl:1:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[truncated-response]") || run.stderr.contains("[no-trained-tokens]"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn stats_json_counts_records_roles_and_duplicates() {
+    let t = CliTest::new();
+    let v = t
+        .run(["data", "stats", "--json", &fx(CHATS)])
+        .expect(0)
+        .json();
+    assert_eq!(v["records"], 13);
+    assert_eq!(v["roles"]["user"], 13);
+    assert_eq!(v["roles"]["assistant"], 13);
+    assert_eq!(v["exact_duplicates"], 1);
+    assert_eq!(v["chars"]["summary"]["count"], 13);
+    assert_eq!(
+        v["languages"]["eng"].as_u64().unwrap()
+            + v["languages"]
+                .get("und")
+                .and_then(|u| u.as_u64())
+                .unwrap_or(0),
+        13
+    );
+}
+
+#[test]
+fn explain_prints_the_registry_documentation() {
+    let t = CliTest::new();
+    let run = t.run(["data", "explain", "bad-turn-order"]).expect(0);
+    assert!(run.stdout.contains("What it checks") && run.stdout.contains("Why it matters"));
+    t.run(["data", "explain", "no-such-code"]).expect(2);
+    let all = t.run(["data", "explain"]).expect(0);
+    assert!(all.stdout.contains("unknown-role") && all.stdout.contains("near-duplicate"));
+}

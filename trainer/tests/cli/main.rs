@@ -1,0 +1,7 @@
+//! End-to-end tests of the `ajuste` binary, one module per command group.
+
+mod util;
+
+mod bundle;
+mod data;
+mod robustness;
