@@ -29,6 +29,29 @@ pub enum Command {
     /// Create and inspect `.ajuste` bundles (prepared data + template + training config).
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Measure throughput next to the reference tools (never part of the tests).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Parse+validate, exact and near dedup on generated conversations with planted duplicates;
+    /// near-duplicate precision/recall; datasketch side by side when Python has it.
+    Data(BenchDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDataArgs {
+    /// Conversations to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub records: usize,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// The Python to run datasketch with.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
 }
 
 #[derive(Debug, Subcommand)]

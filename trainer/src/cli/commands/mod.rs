@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod bench;
 mod bundle;
 mod data;
 mod template;
@@ -10,7 +11,7 @@ use ajuste_shared::Finding;
 use ajuste_shared::load::{LoadOptions, Loaded};
 use anyhow::Result;
 
-use super::args::{BundleCommand, Cli, Command, DataCommand, InputArgs};
+use super::args::{BenchCommand, BundleCommand, Cli, Command, DataCommand, InputArgs};
 use super::{ExitStatus, io, progress};
 
 pub fn run(cli: Cli) -> Result<ExitStatus> {
@@ -29,6 +30,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Bundle(cmd) => match cmd {
             BundleCommand::Create(args) => bundle::create(&args),
             BundleCommand::Inspect(args) => bundle::inspect(&args),
+        },
+        Command::Bench(cmd) => match cmd {
+            BenchCommand::Data(args) => bench::data::run(&args),
         },
     }
 }

@@ -1,6 +1,6 @@
 """Near-duplicate detection with datasketch, timed, to compare with ajuste's dedup.
 
-Usage: python datasketch_dedup.py TEXTS.jsonl [NUM_PERM] [THRESHOLD] [NGRAM]
+Usage (run by `ajuste bench data`): python datasketch_dedup.py TEXTS.jsonl [NUM_PERM] [THRESHOLD] [NGRAM]
 
 Each input line is {"text": ...}: a record's matching text as ajuste's `record_text` gives it
 (already normalised), so both tools shingle the same words. Shingles are word n-grams joined
