@@ -69,7 +69,13 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 5] = [Method::Sft, Method::Dpo, Method::Simpo, Method::Kto, Method::Orpo];
+    pub const ALL: [Method; 5] = [
+        Method::Sft,
+        Method::Dpo,
+        Method::Simpo,
+        Method::Kto,
+        Method::Orpo,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,15 +105,18 @@ impl Method {
                 loss_type: DpoLoss::Sigmoid,
                 label_smoothing: 0.0,
             },
-            Method::Simpo => {
-                Objective::Simpo { beta: defaults::simpo_beta(), gamma: defaults::simpo_gamma() }
-            }
+            Method::Simpo => Objective::Simpo {
+                beta: defaults::simpo_beta(),
+                gamma: defaults::simpo_gamma(),
+            },
             Method::Kto => Objective::Kto {
                 beta: defaults::dpo_beta(),
                 desirable_weight: 1.0,
                 undesirable_weight: 1.0,
             },
-            Method::Orpo => Objective::Orpo { beta: defaults::dpo_beta() },
+            Method::Orpo => Objective::Orpo {
+                beta: defaults::dpo_beta(),
+            },
         }
     }
 
@@ -126,7 +135,9 @@ impl std::str::FromStr for Method {
         Method::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown method `{s}`; expected one of sft, dpo, simpo, kto, orpo"))
+            .ok_or_else(|| {
+                format!("unknown method `{s}`; expected one of sft, dpo, simpo, kto, orpo")
+            })
     }
 }
 
@@ -165,8 +176,13 @@ pub enum AdapterKind {
 }
 
 impl AdapterKind {
-    pub const ALL: [AdapterKind; 5] =
-        [AdapterKind::Lora, AdapterKind::Rslora, AdapterKind::Dora, AdapterKind::Qlora, AdapterKind::None];
+    pub const ALL: [AdapterKind; 5] = [
+        AdapterKind::Lora,
+        AdapterKind::Rslora,
+        AdapterKind::Dora,
+        AdapterKind::Qlora,
+        AdapterKind::None,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -182,9 +198,12 @@ impl AdapterKind {
 impl std::str::FromStr for AdapterKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AdapterKind::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
-            format!("unknown adapter `{s}`; expected one of lora, rslora, dora, qlora, none")
-        })
+        AdapterKind::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown adapter `{s}`; expected one of lora, rslora, dora, qlora, none")
+            })
     }
 }
 
@@ -305,7 +324,11 @@ impl TrainConfig {
     /// Checks that are independent of data and model; messages name the field.
     pub fn check(&self) -> Result<(), String> {
         let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(format!("`{name}` must be > 0 (got {v})")) }
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be > 0 (got {v})"))
+            }
         };
         positive("learning_rate", self.learning_rate)?;
         positive("epochs", self.epochs)?;
@@ -328,9 +351,11 @@ impl TrainConfig {
             return Err("`warmup_ratio` must be in [0, 1]".into());
         }
         if self.method() == Method::Kto && self.batch_size < 2 {
-            return Err("KTO needs `batch_size` >= 2: its KL estimate pairs each completion with \
+            return Err(
+                "KTO needs `batch_size` >= 2: its KL estimate pairs each completion with \
                         another record's prompt in the same micro-batch (at 1 it is undefined)"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -397,7 +422,9 @@ mod tests {
 
     #[test]
     fn simpo_defaults_follow_the_paper() {
-        let Objective::Simpo { beta, gamma } = Method::Simpo.default_objective() else { panic!() };
+        let Objective::Simpo { beta, gamma } = Method::Simpo.default_objective() else {
+            panic!()
+        };
         assert_eq!((beta, gamma / beta), (2.0, 0.5));
     }
 
@@ -407,7 +434,11 @@ mod tests {
             serde_json::from_str(r#"{"method": "dpo", "learning_rate": 1e-5}"#).unwrap();
         assert_eq!(
             cfg.objective,
-            Objective::Dpo { beta: 0.1, loss_type: DpoLoss::Sigmoid, label_smoothing: 0.0 }
+            Objective::Dpo {
+                beta: 0.1,
+                loss_type: DpoLoss::Sigmoid,
+                label_smoothing: 0.0
+            }
         );
         assert_eq!(cfg.adapter, AdapterConfig::default());
     }

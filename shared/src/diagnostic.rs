@@ -93,7 +93,10 @@ impl Finding {
         if let Some(line) = self.line {
             s.push_str(&format!(":{line}"));
         }
-        s.push_str(&format!(": {}[{}]: {}", self.severity, self.code, self.message));
+        s.push_str(&format!(
+            ": {}[{}]: {}",
+            self.severity, self.code, self.message
+        ));
         if let Some(record) = self.record {
             s.push_str(&format!(" (record {record}"));
             if !self.path.is_empty() {
@@ -154,7 +157,13 @@ mod tests {
             .at(7, 6)
             .path("/conversations/1/from");
         let shown = f.display_with("data.jsonl");
-        assert!(shown.starts_with("data.jsonl:7: error[unknown-role]: role \"robot\""), "{shown}");
-        assert!(shown.contains("record 6, field /conversations/1/from"), "{shown}");
+        assert!(
+            shown.starts_with("data.jsonl:7: error[unknown-role]: role \"robot\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("record 6, field /conversations/1/from"),
+            "{shown}"
+        );
     }
 }

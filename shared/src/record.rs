@@ -70,7 +70,12 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message { role, content: content.into(), train: None, extra: Map::new() }
+        Message {
+            role,
+            content: content.into(),
+            train: None,
+            extra: Map::new(),
+        }
     }
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
@@ -168,17 +173,30 @@ impl Record {
     pub fn turns(&self) -> Vec<(&'static str, usize, &Message)> {
         let mut out = Vec::new();
         match self {
-            Record::Conversation(c) => {
-                out.extend(c.messages.iter().enumerate().map(|(i, m)| ("/messages", i, m)))
-            }
+            Record::Conversation(c) => out.extend(
+                c.messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| ("/messages", i, m)),
+            ),
             Record::Preference(p) => {
                 out.extend(p.prompt.iter().enumerate().map(|(i, m)| ("/prompt", i, m)));
                 out.extend(p.chosen.iter().enumerate().map(|(i, m)| ("/chosen", i, m)));
-                out.extend(p.rejected.iter().enumerate().map(|(i, m)| ("/rejected", i, m)));
+                out.extend(
+                    p.rejected
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| ("/rejected", i, m)),
+                );
             }
             Record::Feedback(f) => {
                 out.extend(f.prompt.iter().enumerate().map(|(i, m)| ("/prompt", i, m)));
-                out.extend(f.completion.iter().enumerate().map(|(i, m)| ("/completion", i, m)));
+                out.extend(
+                    f.completion
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| ("/completion", i, m)),
+                );
             }
         }
         out

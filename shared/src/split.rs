@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn same_seed_same_split_other_seed_other_split() {
-        let cfg = SplitConfig { eval_fraction: 0.2, seed: 7 };
+        let cfg = SplitConfig {
+            eval_fraction: 0.2,
+            seed: 7,
+        };
         let a = split(100, cfg).unwrap();
         assert_eq!(a, split(100, cfg).unwrap());
         assert_ne!(a, split(100, SplitConfig { seed: 8, ..cfg }).unwrap());
@@ -67,16 +70,39 @@ mod tests {
 
     #[test]
     fn small_inputs_keep_both_parts_non_empty() {
-        let s = split(2, SplitConfig { eval_fraction: 0.01, seed: 1 }).unwrap();
+        let s = split(
+            2,
+            SplitConfig {
+                eval_fraction: 0.01,
+                seed: 1,
+            },
+        )
+        .unwrap();
         assert_eq!((s.train.len(), s.eval.len()), (1, 1));
-        let s = split(1, SplitConfig { eval_fraction: 0.5, seed: 1 }).unwrap();
+        let s = split(
+            1,
+            SplitConfig {
+                eval_fraction: 0.5,
+                seed: 1,
+            },
+        )
+        .unwrap();
         assert_eq!((s.train.len(), s.eval.len()), (1, 0));
     }
 
     #[test]
     fn fractions_outside_the_range_are_refused() {
         for f in [1.0, -0.1, f64::NAN] {
-            assert!(split(10, SplitConfig { eval_fraction: f, seed: 0 }).is_err());
+            assert!(
+                split(
+                    10,
+                    SplitConfig {
+                        eval_fraction: f,
+                        seed: 0
+                    }
+                )
+                .is_err()
+            );
         }
     }
 

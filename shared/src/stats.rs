@@ -29,7 +29,8 @@ impl Summary {
         let mut sorted = values.to_vec();
         sorted.sort_unstable();
         // Nearest-rank percentile: the smallest value with at least p% of values at or below it.
-        let rank = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Summary {
             count: sorted.len(),
             min: sorted[0],
@@ -56,7 +57,11 @@ impl Histogram {
     pub fn of(values: &[usize], target_bins: usize) -> Histogram {
         let summary = Summary::of(values);
         if values.is_empty() {
-            return Histogram { summary, edges: vec![0, 1], counts: vec![0] };
+            return Histogram {
+                summary,
+                edges: vec![0, 1],
+                counts: vec![0],
+            };
         }
         let width = nice_width(summary.max + 1, target_bins.max(1));
         let bins = summary.max / width + 1;
@@ -65,7 +70,11 @@ impl Histogram {
         for &v in values {
             counts[(v / width).min(bins - 1)] += 1;
         }
-        Histogram { summary, edges, counts }
+        Histogram {
+            summary,
+            edges,
+            counts,
+        }
     }
 
     /// How many values are above `limit` (e.g. records longer than the context).
@@ -122,7 +131,11 @@ const LANGUAGE_SAMPLE_CHARS: usize = 2000;
 const LANGUAGE_MIN_CHARS: usize = 25;
 
 /// Computes the statistics; `token_lengths` (one per record, in order) and `max_length` are optional.
-pub fn compute(dataset: &Dataset, token_lengths: Option<&[usize]>, max_length: Option<usize>) -> Stats {
+pub fn compute(
+    dataset: &Dataset,
+    token_lengths: Option<&[usize]>,
+    max_length: Option<usize>,
+) -> Stats {
     let mut turns = Vec::with_capacity(dataset.len());
     let mut chars = Vec::with_capacity(dataset.len());
     let mut roles = BTreeMap::new();
@@ -131,7 +144,12 @@ pub fn compute(dataset: &Dataset, token_lengths: Option<&[usize]>, max_length: O
     for record in dataset.records() {
         let record_turns = record.turns();
         turns.push(record_turns.len());
-        chars.push(record_turns.iter().map(|(_, _, m)| m.content.chars().count()).sum());
+        chars.push(
+            record_turns
+                .iter()
+                .map(|(_, _, m)| m.content.chars().count())
+                .sum(),
+        );
         for (_, _, m) in &record_turns {
             *roles.entry(m.role).or_insert(0) += 1;
         }
@@ -169,7 +187,11 @@ pub fn language_of(record: &Record) -> String {
         if !sample.is_empty() {
             sample.push('\n');
         }
-        sample.extend(m.content.chars().take(LANGUAGE_SAMPLE_CHARS.saturating_sub(sample.len())));
+        sample.extend(
+            m.content
+                .chars()
+                .take(LANGUAGE_SAMPLE_CHARS.saturating_sub(sample.len())),
+        );
         if sample.len() >= LANGUAGE_SAMPLE_CHARS {
             break;
         }
@@ -189,11 +211,15 @@ fn balance_key(record: &Record) -> Option<String> {
         return Some(if f.label { "desirable" } else { "undesirable" }.into());
     }
     let meta = record.meta();
-    ["topic", "category", "task", "source"].iter().find_map(|k| match meta.get(*k)? {
-        serde_json::Value::String(s) => Some(format!("{k}={s}")),
-        v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => Some(format!("{k}={v}")),
-        _ => None,
-    })
+    ["topic", "category", "task", "source"]
+        .iter()
+        .find_map(|k| match meta.get(*k)? {
+            serde_json::Value::String(s) => Some(format!("{k}={s}")),
+            v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                Some(format!("{k}={v}"))
+            }
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -208,7 +234,10 @@ mod tests {
             .collect();
         Item {
             source: Source::default(),
-            record: Record::Conversation(Conversation { messages, meta: Default::default() }),
+            record: Record::Conversation(Conversation {
+                messages,
+                meta: Default::default(),
+            }),
         }
     }
 
@@ -237,13 +266,25 @@ mod tests {
             name: "t".into(),
             items: vec![
                 conv(&[
-                    ("user", "What is the capital of France? I would like a short answer please."),
-                    ("assistant", "The capital of France is Paris, a city on the river Seine."),
+                    (
+                        "user",
+                        "What is the capital of France? I would like a short answer please.",
+                    ),
+                    (
+                        "assistant",
+                        "The capital of France is Paris, a city on the river Seine.",
+                    ),
                 ]),
                 conv(&[
                     ("system", "Responda em português."),
-                    ("user", "Qual é a capital de Portugal? Gostaria de uma resposta curta, por favor."),
-                    ("assistant", "A capital de Portugal é Lisboa, uma cidade junto ao rio Tejo."),
+                    (
+                        "user",
+                        "Qual é a capital de Portugal? Gostaria de uma resposta curta, por favor.",
+                    ),
+                    (
+                        "assistant",
+                        "A capital de Portugal é Lisboa, uma cidade junto ao rio Tejo.",
+                    ),
                 ]),
                 conv(&[("user", "hi"), ("assistant", "hello")]),
             ],
