@@ -85,7 +85,7 @@ fn content(ds: &Dataset, record_id: &str, pointer: &str) -> String {
     m.content.clone()
 }
 
-fn drop_of<'a>(report: &'a CleanReport, record: usize) -> &'a Drop {
+fn drop_of(report: &CleanReport, record: usize) -> &Drop {
     report
         .drops
         .iter()

@@ -255,7 +255,7 @@ proptest! {
     #[test]
     fn redact_pii_is_idempotent(user in pii_text(), assistant in pii_text()) {
         let step = Step::RedactPii { kinds: PiiKind::ALL.to_vec() };
-        assert_idempotent(&[step.clone()], exchange(user.clone(), assistant.clone()))?;
+        assert_idempotent(std::slice::from_ref(&step), exchange(user.clone(), assistant.clone()))?;
         // Whatever was redacted, a valid card number and the IBAN never survive.
         let mut ds = exchange(user, assistant);
         clean::apply(&[step], &mut ds);

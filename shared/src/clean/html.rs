@@ -600,11 +600,9 @@ impl Converter {
             "i" | "em" => w.raw("*"),
             "del" | "s" | "strike" => w.raw("~~"),
             "q" => w.raw("\""),
-            "code" => {
-                if self.inline_code {
-                    w.raw("`");
-                    self.inline_code = false;
-                }
+            "code" if self.inline_code => {
+                w.raw("`");
+                self.inline_code = false;
             }
             "a" => {
                 if let Some(Some(href)) = self.links.pop() {

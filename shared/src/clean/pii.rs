@@ -289,7 +289,7 @@ fn luhn(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Card numbers are 13 to 19 digits, start with a network's digit (3 Amex/Diners/JCB, 4 Visa,
