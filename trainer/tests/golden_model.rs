@@ -8,6 +8,9 @@
 //! Tolerance: every value within 1e-4 relative to itself, with a floor at a tenth of the
 //! tensor's largest magnitude (values near zero cannot be compared relatively): both sides
 //! compute in f32 with different summation orders.
+//!
+//! The tests run on flex (CPU). `AJUSTE_TEST_DEVICE=wgpu` (or `cuda`) runs them on that
+//! backend instead, in a build with the matching cargo feature.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,12 +18,21 @@ use std::path::{Path, PathBuf};
 use ajuste_trainer::adapter::AdapterSpec;
 use ajuste_trainer::adapter::nf4::{Nf4Quantized, Nf4Weight, dynamic_map};
 use ajuste_trainer::adapter::peft::save_adapter;
+use ajuste_trainer::device::{DeviceKind, device};
 use ajuste_trainer::model::Model;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
 
 const REL: f32 = 1e-4;
+
+/// flex unless `AJUSTE_TEST_DEVICE` names another backend.
+fn test_device() -> Device {
+    match std::env::var("AJUSTE_TEST_DEVICE") {
+        Ok(name) => device(name.parse::<DeviceKind>().unwrap()).unwrap(),
+        Err(_) => Device::flex(),
+    }
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/golden")
@@ -147,7 +159,7 @@ fn run(dir: &Path, spec: &AdapterSpec, expected: &Expected, device: &Device) -> 
 fn check_base(name: &str) {
     let dir = fixtures().join(name);
     let expected = read_expected(&dir.join("expected.safetensors"));
-    let out = run(&dir, &AdapterSpec::none(), &expected, &Device::flex());
+    let out = run(&dir, &AdapterSpec::none(), &expected, &test_device());
     let mask = &expected.ints["attention_mask"].1;
     let vocab = expected.f32s["logits"].0[2];
     let worst = assert_close(
@@ -177,7 +189,7 @@ fn qwen2_sharded_f16_checkpoint_with_bias_and_tied_head_matches() {
     check_base("qwen2-f16-sharded");
     let model = Model::load(
         fixtures().join("qwen2-f16-sharded"),
-        &Device::flex(),
+        &test_device(),
         &AdapterSpec::none(),
     )
     .unwrap();
@@ -192,7 +204,7 @@ fn check_adapter(model_dir: &str, kind: &str) {
     let adapter_dir = dir.join("adapters").join(kind);
     let base = read_expected(&dir.join("expected.safetensors"));
     let expected = read_expected(&adapter_dir.join("expected.safetensors"));
-    let device = Device::flex().autodiff();
+    let device = test_device().autodiff();
     let out = run(&dir, &AdapterSpec::peft(&adapter_dir), &base, &device);
     let what = format!("{model_dir}/{kind}");
     assert_close(&format!("{what} loss"), &[out.loss], expected.f("loss"));
@@ -300,7 +312,7 @@ fn qwen2_all_linear_lora_matches_peft() {
 fn disabled_adapters_give_the_base_logits() {
     let dir = fixtures().join("llama-f32");
     let base = read_expected(&dir.join("expected.safetensors"));
-    let device = Device::flex();
+    let device = test_device();
     let plain = run(&dir, &AdapterSpec::none(), &base, &device);
     let mut adapted =
         Model::load(&dir, &device, &AdapterSpec::peft(dir.join("adapters/dora"))).unwrap();
@@ -316,7 +328,7 @@ fn disabled_adapters_give_the_base_logits() {
 fn merged_model_saves_and_reloads_to_the_adapted_logits() {
     let dir = fixtures().join("llama-f32");
     let base = read_expected(&dir.join("expected.safetensors"));
-    let device = Device::flex();
+    let device = test_device();
     let adapted = run(
         &dir,
         &AdapterSpec::peft(dir.join("adapters/lora")),
@@ -364,7 +376,7 @@ fn nf4_matches_bitsandbytes() {
     theirs.validate().unwrap();
     assert_close("dequantized", &theirs.dequantize(), e.f("dequantized"));
     assert_close("round trip", &q.dequantize(), e.f("dequantized"));
-    let on_device = Nf4Weight::new(&theirs, &Device::flex()).dequantize();
+    let on_device = Nf4Weight::new(&theirs, &test_device()).dequantize();
     assert_close(
         "device dequantized",
         &on_device.try_into_vec_as::<f32>().unwrap(),
@@ -385,7 +397,7 @@ fn smollm2_135m_shape_forward_backward_timing() {
         "num_attention_heads":9,"num_key_value_heads":3,"num_hidden_layers":30,
         "vocab_size":49152,"rms_norm_eps":1e-5,"rope_theta":100000,"tie_word_embeddings":true}"#;
     let cfg = ModelConfig::from_json(json.as_bytes(), "smollm2").unwrap();
-    let device = Device::flex().autodiff();
+    let device = test_device().autodiff();
     let weights = RandomWeights {
         seed: 0,
         std: 0.02,
