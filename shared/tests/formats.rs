@@ -43,7 +43,7 @@ fn export(format: Format, record: &Record) -> String {
 fn every_format_parses_its_fixtures() {
     use Container::*;
     let cases = [
-        ("sharegpt.jsonl", Jsonl, Format::Sharegpt, 6),
+        ("sharegpt.jsonl", Jsonl, Format::Sharegpt, 7),
         ("sharegpt_convertible.jsonl", Jsonl, Format::Sharegpt, 4),
         ("sharegpt_array.json", JsonArray, Format::Sharegpt, 4),
         ("openai.jsonl", Jsonl, Format::Openai, 6),

@@ -169,10 +169,11 @@ fn parse_llamafactory(
     obj: &Map<String, Value>,
     mut d: Diag,
 ) -> Result<(Record, Vec<Finding>), Vec<Finding>> {
+    let keys = sharegpt::Keys::of_object(obj);
     let (prompt, mut meta) = sharegpt::parse_conversation(obj, &["chosen", "rejected"], &mut d);
     let one = |key: &str, d: &mut Diag| {
         d.require(obj, "", key, "the record")
-            .and_then(|v| sharegpt::parse_turn(v, &pointer("", key), d))
+            .and_then(|v| sharegpt::parse_turn(v, &pointer("", key), keys, d))
             .into_iter()
             .collect::<Vec<_>>()
     };
@@ -299,7 +300,8 @@ pub(crate) fn conversational_fields<'k>(
 fn export_llamafactory(record: &Record, p: &Preference) -> Result<Value, ExportError> {
     let (system, turns) = sharegpt::split_system_field(&p.meta, &p.prompt);
     let offset = usize::from(system.is_some());
-    let conversations = sharegpt::export_turns(Format::Dpo, record, "prompt", turns, offset)?;
+    let keys = sharegpt::Keys::of_record(&p.meta);
+    let conversations = sharegpt::export_turns(Format::Dpo, record, "prompt", turns, offset, keys)?;
     let mut native = vec![("conversations", Value::Array(conversations))];
     for (name, list) in [("chosen", &p.chosen), ("rejected", &p.rejected)] {
         let [m] = list.as_slice() else {
@@ -314,7 +316,7 @@ fn export_llamafactory(record: &Record, p: &Preference) -> Result<Value, ExportE
         };
         native.push((
             name,
-            sharegpt::export_turn(Format::Dpo, record, name, 0, m)?,
+            sharegpt::export_turn(Format::Dpo, record, name, 0, m, keys)?,
         ));
     }
     if let Some(text) = system {
@@ -326,16 +328,9 @@ fn export_llamafactory(record: &Record, p: &Preference) -> Result<Value, ExportE
 /// Canonical pointer -> pointer in the DPO source, for each form.
 pub(crate) fn source_pointer(source: &Value, record: &Record, p: &TurnPointer) -> Option<String> {
     if source.get("conversations").is_some() && source.get("chosen").is_some_and(Value::is_object) {
-        let hoisted = sharegpt::has_hoisted_system(source);
         return Some(match p.list.as_str() {
-            "prompt" => sharegpt::turn_pointer(p, p.index, hoisted),
-            list => {
-                let mut out = format!("/{list}");
-                if !p.field.is_empty() {
-                    out = pointer(&out, rename_sharegpt(&p.field));
-                }
-                out
-            }
+            "prompt" => sharegpt::turn_pointer(source, p, p.index),
+            list => sharegpt::single_turn_pointer(source, list, &p.field),
         });
     }
     let Record::Preference(pair) = record else {
@@ -343,15 +338,6 @@ pub(crate) fn source_pointer(source: &Value, record: &Record, p: &TurnPointer) -
     };
     let prompt_len = pair.prompt.len();
     paired_pointer(source, p, prompt_len)
-}
-
-/// Canonical turn field -> ShareGPT turn field.
-fn rename_sharegpt(field: &str) -> &str {
-    match field {
-        "content" => "value",
-        "role" => "from",
-        other => other,
-    }
 }
 
 /// Shared by DPO and TRL KTO: strings point at their field; explicit lists are identical; an

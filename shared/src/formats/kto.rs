@@ -182,7 +182,9 @@ fn export_kto_tag(record: &Record, f: &Feedback) -> Result<Value, ExportError> {
     let all: Vec<Message> = f.prompt.iter().chain(&f.completion).cloned().collect();
     let (system, turns) = sharegpt::split_system_field(&f.meta, &all);
     let offset = usize::from(system.is_some());
-    let conversations = sharegpt::export_turns(Format::Kto, record, "conversation", turns, offset)?;
+    let keys = sharegpt::Keys::of_record(&f.meta);
+    let conversations =
+        sharegpt::export_turns(Format::Kto, record, "conversation", turns, offset, keys)?;
     let mut native = vec![
         ("conversations", Value::Array(conversations)),
         ("kto_tag", json!(f.label)),
@@ -199,12 +201,11 @@ pub(crate) fn source_pointer(source: &Value, record: &Record, p: &TurnPointer) -
         return None;
     };
     if source.get("kto_tag").is_some() && source.get("conversations").is_some() {
-        let hoisted = sharegpt::has_hoisted_system(source);
         let index = match p.list.as_str() {
             "completion" => p.index.map(|i| i + f.prompt.len()),
             _ => p.index,
         };
-        return Some(sharegpt::turn_pointer(p, index, hoisted));
+        return Some(sharegpt::turn_pointer(source, p, index));
     }
     dpo::paired_pointer(source, p, f.prompt.len())
 }

@@ -454,7 +454,7 @@ pub(crate) fn collect_extra(
 }
 
 /// The training flag of a turn: `weight` 0/1 (ShareGPT, OpenAI) or `train` true/false (Axolotl).
-/// Returns the keys it consumed so callers can leave them out of `extra`.
+/// Callers leave both keys out of `extra`.
 pub(crate) fn parse_train(obj: &Map<String, Value>, base: &str, d: &mut Diag) -> Option<bool> {
     let mut train = None;
     if let Some(w) = obj.get("weight") {

@@ -6,6 +6,9 @@
 //!   `tool`/`function`/`observation` (a tool result). Any other name is an `unknown-role` error.
 //!   A name other than the default for its role (`system`, `human`, `gpt`, `observation`) is kept
 //!   in the turn's extra fields under [`FROM_KEY`] and written back as it was.
+//! - Turns keyed `role`/`content` instead of `from`/`value` (a common variant on the Hugging Face
+//!   hub and a LLaMA-Factory option) are read too, with the names of either format, and written
+//!   back with the same keys (layout key `role_keys`); the default names there are the OpenAI ones.
 //! - A turn's `weight` (0/1) becomes the training flag; Axolotl's `train` (true/false) is read
 //!   too and written back as `weight`.
 //! - A non-empty top-level `system` string (LLaMA-Factory) becomes a leading system turn and is
@@ -28,6 +31,76 @@ pub const FROM_KEY: &str = "from";
 
 /// Layout fact: the leading system turn came from the top-level `system` field.
 const SYSTEM_FIELD: &str = "system_field";
+/// Layout fact: turns are keyed `role`/`content`.
+const ROLE_KEYS: &str = "role_keys";
+
+/// The keys of a turn object: `from`/`value`, or `role`/`content` in that variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keys {
+    from: &'static str,
+    value: &'static str,
+}
+
+const FROM_VALUE: Keys = Keys {
+    from: "from",
+    value: "value",
+};
+const ROLE_CONTENT: Keys = Keys {
+    from: "role",
+    value: "content",
+};
+
+impl Keys {
+    /// The keys a source record uses, judged by its first turn (or its `chosen` turn in the
+    /// LLaMA-Factory preference dialect).
+    pub(crate) fn of_source(source: &Value) -> Keys {
+        source.as_object().map_or(FROM_VALUE, Keys::of_object)
+    }
+
+    pub(crate) fn of_object(obj: &Map<String, Value>) -> Keys {
+        let first = obj
+            .get("conversations")
+            .and_then(|c| c.get(0))
+            .or_else(|| obj.get("chosen"));
+        match first.and_then(Value::as_object) {
+            Some(t) if !t.contains_key("from") && t.contains_key("role") => ROLE_CONTENT,
+            _ => FROM_VALUE,
+        }
+    }
+
+    /// The keys a parsed record was read with.
+    pub(crate) fn of_record(meta: &Map<String, Value>) -> Keys {
+        if layout_get(meta, ROLE_KEYS) == Some(&Value::Bool(true)) {
+            ROLE_CONTENT
+        } else {
+            FROM_VALUE
+        }
+    }
+
+    /// The name written for a role when the turn does not remember another.
+    fn default_name(self, role: Role) -> &'static str {
+        if self == ROLE_CONTENT {
+            role.as_str()
+        } else {
+            default_from(role)
+        }
+    }
+
+    /// Canonical turn field -> this layout's turn field.
+    fn rename(self, field: &str) -> &str {
+        match field {
+            "content" => self.value,
+            "role" => self.from,
+            "train" => "weight",
+            other => other,
+        }
+    }
+}
+
+/// The role of a turn name in either variant (ShareGPT names, then OpenAI ones).
+fn name_role(name: &str) -> Option<Role> {
+    role_of(name).or_else(|| Role::from_openai(&name.to_ascii_lowercase()))
+}
 
 /// The role a ShareGPT `from` name stands for.
 pub fn role_of(from: &str) -> Option<Role> {
@@ -71,6 +144,7 @@ pub(crate) fn parse_conversation(
 ) -> (Vec<Message>, Map<String, Value>) {
     let mut consumed = vec!["conversations"];
     consumed.extend_from_slice(also_consumed);
+    let keys = Keys::of_object(obj);
     let mut messages = Vec::new();
     let system = hoisted_system(obj, d);
     if let Some(text) = system {
@@ -78,11 +152,14 @@ pub(crate) fn parse_conversation(
         messages.push(Message::system(text));
     }
     if let Some(list) = d.require(obj, "", "conversations", "the record") {
-        messages.extend(parse_turns(list, "/conversations", d));
+        messages.extend(parse_turns(list, "/conversations", keys, d));
     }
     let mut meta = collect_meta(obj, &consumed, d);
     if system.is_some() {
         layout_set(&mut meta, SYSTEM_FIELD, Value::Bool(true));
+    }
+    if keys == ROLE_CONTENT {
+        layout_set(&mut meta, ROLE_KEYS, Value::Bool(true));
     }
     (messages, meta)
 }
@@ -102,44 +179,49 @@ fn hoisted_system<'v>(obj: &'v Map<String, Value>, d: &mut Diag) -> Option<&'v s
 }
 
 /// Parses a list of ShareGPT turns found at `base`.
-pub(crate) fn parse_turns(list: &Value, base: &str, d: &mut Diag) -> Vec<Message> {
+pub(crate) fn parse_turns(list: &Value, base: &str, keys: Keys, d: &mut Diag) -> Vec<Message> {
     let Some(items) = d.array(list, base) else {
         return Vec::new();
     };
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, turn)| parse_turn(turn, &pointer(base, i), d))
+        .filter_map(|(i, turn)| parse_turn(turn, &pointer(base, i), keys, d))
         .collect()
 }
 
-/// Parses one `{from, value}` turn found at `path`.
-pub(crate) fn parse_turn(turn: &Value, path: &str, d: &mut Diag) -> Option<Message> {
+/// Parses one `{from, value}` (or `{role, content}`) turn found at `path`.
+pub(crate) fn parse_turn(turn: &Value, path: &str, keys: Keys, d: &mut Diag) -> Option<Message> {
     let Some(obj) = turn.as_object() else {
-        d.wrong_type(path, "an object with `from` and `value`", turn);
+        let expected = format!("an object with `{}` and `{}`", keys.from, keys.value);
+        d.wrong_type(path, &expected, turn);
         return None;
     };
     let from = d
-        .require(obj, path, "from", "the turn")
-        .and_then(|f| d.string(f, &pointer(path, "from")));
+        .require(obj, path, keys.from, "the turn")
+        .and_then(|f| d.string(f, &pointer(path, keys.from)));
     let value = d
-        .require(obj, path, "value", "the turn")
-        .and_then(|v| d.string(v, &pointer(path, "value")));
+        .require(obj, path, keys.value, "the turn")
+        .and_then(|v| d.string(v, &pointer(path, keys.value)));
     let role = from.and_then(|name| {
-        let role = role_of(name);
+        let role = if keys == ROLE_CONTENT {
+            name_role(name)
+        } else {
+            role_of(name)
+        };
         if role.is_none() {
             d.push(
                 Code::UnknownRole,
-                pointer(path, "from"),
+                pointer(path, keys.from),
                 format!("`{name}` is not a ShareGPT role"),
             );
         }
         role
     });
     let train = parse_train(obj, path, d);
-    let mut extra = collect_extra(obj, &["from", "value", "weight", "train"], path, d);
+    let mut extra = collect_extra(obj, &[keys.from, keys.value, "weight", "train"], path, d);
     let (from, role, value) = (from?, role?, value?);
-    if from != default_from(role) {
+    if from != keys.default_name(role) {
         extra.insert(FROM_KEY.to_owned(), Value::String(from.to_owned()));
     }
     Some(Message {
@@ -157,7 +239,15 @@ pub fn export(record: &Record) -> Result<Value, ExportError> {
     };
     let (system, turns) = split_system_field(&c.meta, &c.messages);
     let offset = usize::from(system.is_some());
-    let conversations = export_turns(Format::Sharegpt, record, "conversation", turns, offset)?;
+    let keys = Keys::of_record(&c.meta);
+    let conversations = export_turns(
+        Format::Sharegpt,
+        record,
+        "conversation",
+        turns,
+        offset,
+        keys,
+    )?;
     let mut native = vec![("conversations", Value::Array(conversations))];
     if let Some(text) = system {
         native.push(("system", Value::String(text.to_owned())));
@@ -190,26 +280,28 @@ pub(crate) fn export_turns(
     list: &str,
     turns: &[Message],
     offset: usize,
+    keys: Keys,
 ) -> Result<Vec<Value>, ExportError> {
     turns
         .iter()
         .enumerate()
-        .map(|(i, m)| export_turn(format, record, list, i + offset, m))
+        .map(|(i, m)| export_turn(format, record, list, i + offset, m, keys))
         .collect()
 }
 
-/// Writes one turn as a `{from, value}` object.
+/// Writes one turn as a `{from, value}` (or `{role, content}`) object.
 pub(crate) fn export_turn(
     format: Format,
     record: &Record,
     list: &str,
     index: usize,
     m: &Message,
+    keys: Keys,
 ) -> Result<Value, ExportError> {
     require_text_only(format, record, list, index, m)?;
     let mut obj = Map::new();
-    obj.insert("from".to_owned(), json!(from_name(m)));
-    obj.insert("value".to_owned(), json!(m.content));
+    obj.insert(keys.from.to_owned(), json!(from_name(m, keys)));
+    obj.insert(keys.value.to_owned(), json!(m.content));
     if let Some(train) = m.train {
         obj.insert("weight".to_owned(), json!(u8::from(train)));
     }
@@ -230,16 +322,17 @@ pub(crate) fn export_turn(
 }
 
 /// The `from` name of a turn: the remembered one when it still fits the role.
-fn from_name(m: &Message) -> &str {
+fn from_name(m: &Message, keys: Keys) -> &str {
+    let fits = |name: &str| if keys == ROLE_CONTENT { name_role(name) } else { role_of(name) } == Some(m.role);
     match m.extra.get(FROM_KEY).and_then(Value::as_str) {
-        Some(name) if role_of(name) == Some(m.role) => name,
-        _ => default_from(m.role),
+        Some(name) if fits(name) => name,
+        _ => keys.default_name(m.role),
     }
 }
 
 /// `/messages/i/...` of a parsed record -> the pointer in the ShareGPT source.
 pub(crate) fn source_pointer(source: &Value, p: &TurnPointer) -> Option<String> {
-    (p.list == "messages").then(|| turn_pointer(p, p.index, has_hoisted_system(source)))
+    (p.list == "messages").then(|| turn_pointer(source, p, p.index))
 }
 
 /// Whether the source's leading system turn came from its `system` field.
@@ -250,24 +343,28 @@ pub(crate) fn has_hoisted_system(source: &Value) -> bool {
         .is_some_and(|s| !s.is_empty())
 }
 
-/// The source pointer of canonical turn `index` (counted with the hoisted system turn, if any).
-pub(crate) fn turn_pointer(p: &TurnPointer, index: Option<usize>, hoisted: bool) -> String {
+/// The pointer in `source` of canonical turn `index` (counted with the hoisted system turn,
+/// if any) of a ShareGPT-style turn list.
+pub(crate) fn turn_pointer(source: &Value, p: &TurnPointer, index: Option<usize>) -> String {
+    let hoisted = has_hoisted_system(source);
+    let keys = Keys::of_source(source);
     match index {
         None => "/conversations".to_owned(),
         Some(0) if hoisted => "/system".to_owned(),
         Some(i) => p.under("/conversations", i - usize::from(hoisted), |f| {
-            rename_field(f).to_owned()
+            keys.rename(f).to_owned()
         }),
     }
 }
 
-/// Canonical turn field -> ShareGPT turn field.
-fn rename_field(field: &str) -> &str {
-    match field {
-        "content" => "value",
-        "role" => "from",
-        "train" => "weight",
-        other => other,
+/// Canonical field `field` of the single turn object at `/{list}` (LLaMA-Factory preference
+/// dialect) -> its pointer.
+pub(crate) fn single_turn_pointer(source: &Value, list: &str, field: &str) -> String {
+    let base = format!("/{list}");
+    if field.is_empty() {
+        base
+    } else {
+        pointer(&base, Keys::of_source(source).rename(field))
     }
 }
 
@@ -337,6 +434,33 @@ mod tests {
             "/conversations"
         );
         assert_eq!(parse(&json!([1])).unwrap_err()[0].code, Code::NotAnObject);
+    }
+
+    #[test]
+    fn role_and_content_keys_are_read_and_written_back() {
+        let v = json!({"conversations": [
+            {"role": "developer", "content": "s"},
+            {"role": "human", "content": "q"},
+            {"role": "assistant", "content": "", "weight": 1}
+        ]});
+        let (rec, _) = parse(&v).unwrap();
+        let roles: Vec<Role> = rec.turns().iter().map(|t| t.2.role).collect();
+        assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
+        assert!(
+            rec.turns()[2].2.extra.is_empty(),
+            "`assistant` is the default name here"
+        );
+        assert_eq!(export(&rec).unwrap(), v);
+        let p = TurnPointer {
+            list: "messages".into(),
+            index: Some(2),
+            field: "content".into(),
+        };
+        assert_eq!(source_pointer(&v, &p).unwrap(), "/conversations/2/content");
+        // A turn in the other spelling is missing its keys.
+        let mixed = json!({"conversations": [{"role": "user", "content": "q"}, {"from": "gpt", "value": "a"}]});
+        let errs = parse(&mixed).unwrap_err();
+        assert_eq!(errs[0].path, "/conversations/1/role");
     }
 
     #[test]

@@ -41,6 +41,11 @@ fn id() -> impl Strategy<Value = Option<Value>> {
 }
 
 pub fn sharegpt_turn() -> impl Strategy<Value = Value> {
+    turn_with("from", "value")
+}
+
+/// A turn keyed `from`/`value`, or `role`/`content` (the variant), with names of both formats.
+fn turn_with(from_key: &'static str, value_key: &'static str) -> impl Strategy<Value = Value> {
     let names = vec![
         "human",
         "gpt",
@@ -58,16 +63,21 @@ pub fn sharegpt_turn() -> impl Strategy<Value = Value> {
         "Human",
         "GPT",
     ];
+    let names = if from_key == "role" {
+        names.into_iter().chain(["developer", "ipython"]).collect()
+    } else {
+        names
+    };
     (
         select(names),
         text(),
         option::of(0u8..=1),
         option::of("[a-z]{1,6}"),
     )
-        .prop_map(|(from, value, weight, mark)| {
+        .prop_map(move |(from, value, weight, mark)| {
             object(vec![
-                ("from", Some(json!(from))),
-                ("value", Some(json!(value))),
+                (from_key, Some(json!(from))),
+                (value_key, Some(json!(value))),
                 ("weight", weight.map(|w| json!(w))),
                 ("mark", mark.map(|m| json!(m))),
             ])
@@ -75,9 +85,13 @@ pub fn sharegpt_turn() -> impl Strategy<Value = Value> {
 }
 
 pub fn sharegpt() -> impl Strategy<Value = Value> {
+    let turns = prop_oneof![
+        3 => vec(turn_with("from", "value"), 0..6),
+        1 => vec(turn_with("role", "content"), 1..6),
+    ];
     (
         id(),
-        vec(sharegpt_turn(), 0..6),
+        turns,
         option::of("[a-z ]{0,12}"),
         option::of(any::<bool>()),
     )
