@@ -9,10 +9,15 @@ use whatlang::Lang;
 use super::{StepError, fence};
 use crate::record::{Record, Role};
 
-/// Below this confidence a detection is a guess between close languages (Portuguese,
-/// Galician and Spanish on a sentence or two), and the record is kept rather than dropped on a
-/// guess. whatlang's own "reliable" cut (0.9) would keep most short non-allowed texts too.
-const MIN_CONFIDENCE: f64 = 0.5;
+/// Below this confidence (whatlang's own "reliable" cut) a detection is a guess, and the
+/// record is kept rather than dropped on a guess. Measured on the English conversations of
+/// FastChat's dummy set and the Alpaca seed tasks (675 records): whatlang called 6 of them
+/// French or Italian with confidence 0.1 to 0.8 ("I am Vicuna, a language model trained by
+/// researchers from Large Model Systems Organization (LMSYS)" reads as French at 0.5), while
+/// genuinely Portuguese, Spanish, German, French and Italian sentences of 80 to 100 characters
+/// all came out at 1.0. With this cut, one English record whose text is a list of Italian dish
+/// names is dropped.
+const MIN_CONFIDENCE: f64 = 0.9;
 
 /// A prepared `language` step.
 pub(crate) struct LanguageFilter {
@@ -61,7 +66,7 @@ impl LanguageFilter {
             return None;
         }
         let info = whatlang::detect(&text)?;
-        if self.allow.contains(&info.lang()) || info.confidence() < MIN_CONFIDENCE {
+        if self.allow.contains(&info.lang()) || info.confidence() <= MIN_CONFIDENCE {
             return None;
         }
         let allowed: Vec<&str> = self.allow.iter().map(|l| l.code()).collect();
@@ -122,6 +127,17 @@ mod tests {
             "Pronto:\n```python\ndef read_file(path):\n    with open(path) as handle:\n        return handle.read()\n```",
         );
         assert_eq!(f.judge(&code), None);
+    }
+
+    #[test]
+    fn unconfident_detections_keep_the_record() {
+        // whatlang reads this English exchange as French with confidence 0.5.
+        let f = filter(&["eng"]);
+        let en = conv(
+            "Tell me about you.",
+            "I am Vicuna, a language model trained by researchers from Large Model Systems Organization (LMSYS).",
+        );
+        assert_eq!(f.judge(&en), None);
     }
 
     #[test]

@@ -92,8 +92,9 @@ pub enum Step {
         max_chars: Option<usize>,
     },
     /// Gopher's repetition rules on each target turn (code blocks left out): drops looping
-    /// answers whose repeated lines or most frequent 2/3/4-gram exceed the limits. Answers
-    /// under `min_words` words are not judged.
+    /// answers whose repeated lines or most frequent 2/3/4-gram exceed the limits. The n-gram
+    /// rules judge only answers of at least `min_words` words (shorter lists and templates
+    /// trip them), the line rules answers of at least three lines.
     Repetition {
         #[serde(default = "default_max_dup_line_frac")]
         max_dup_line_frac: f64,
@@ -138,7 +139,7 @@ fn default_max_top_4gram_frac() -> f64 {
     0.16
 }
 fn default_repetition_min_words() -> usize {
-    20
+    100
 }
 
 /// Whether a step may run without the user asking for it (ruff's fix applicability).

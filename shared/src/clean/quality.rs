@@ -7,7 +7,12 @@
 //! - fenced code is left out (closing braces and repeated statements are not a loop);
 //! - an n-gram must occur at least twice to count (on a 20-word answer a 4-gram seen once
 //!   already covers 20% of the text, which Gopher's web-page thresholds would reject);
-//! - answers shorter than `min_words` are not judged.
+//! - the n-gram rules judge only answers of at least `min_words` words (default 100). They are
+//!   statistics of documents: on short answers, lists and templates trip them. Measured on the
+//!   675 answers of FastChat's dummy conversations and the Alpaca seed tasks, a 20-word minimum
+//!   dropped 8 legitimate answers (a dependency parse, a meal plan, a list of questions), 50
+//!   dropped 5, 100 dropped none. The duplicate-line rules need no word count, only at least
+//!   [`MIN_LINES`] lines, and flagged none of those answers.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +27,9 @@ pub(crate) struct RepetitionRules {
     pub min_words: usize,
 }
 
+/// Lines with letters or digits an answer needs before its duplicate lines are judged.
+pub(crate) const MIN_LINES: usize = 3;
+
 fn percent(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -34,7 +42,7 @@ fn duplicate_lines(prose: &str, rules: &RepetitionRules) -> Option<String> {
         .map(str::trim)
         .filter(|l| l.chars().any(char::is_alphanumeric))
         .collect();
-    if lines.is_empty() {
+    if lines.len() < MIN_LINES {
         return None;
     }
     let mut seen = HashSet::new();
@@ -114,10 +122,11 @@ fn top_ngrams(words: &[&str], rules: &RepetitionRules) -> Option<String> {
 pub(crate) fn repetition(text: &str, rules: &RepetitionRules) -> Option<String> {
     let prose = fence::prose(text);
     let words: Vec<&str> = prose.split_whitespace().collect();
-    if words.len() < rules.min_words {
-        return None;
-    }
-    duplicate_lines(&prose, rules).or_else(|| top_ngrams(&words, rules))
+    duplicate_lines(&prose, rules).or_else(|| {
+        (words.len() >= rules.min_words)
+            .then(|| top_ngrams(&words, rules))
+            .flatten()
+    })
 }
 
 /// Why a record of `chars` characters is outside the bounds, or `None`.
@@ -141,7 +150,7 @@ mod tests {
         max_dup_line_frac: 0.30,
         max_dup_line_char_frac: 0.20,
         max_top_ngram_frac: [0.20, 0.18, 0.16],
-        min_words: 20,
+        min_words: 100,
     };
 
     #[test]
@@ -153,9 +162,25 @@ mod tests {
 
     #[test]
     fn looping_phrases_are_caught() {
-        let looping = "I think that the answer is yes and the answer is yes and the answer is yes and the answer is yes and the answer is yes and so on.";
-        let why = repetition(looping, &RULES).expect("loop");
-        assert!(why.contains("-gram \""), "{why}");
+        let looping = format!(
+            "I think that{} and so on.",
+            " the answer is yes and".repeat(20)
+        );
+        let why = repetition(&looping, &RULES).expect("loop");
+        assert!(
+            why.starts_with("the 2-gram \"the answer\" occurs 20 times"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn short_templated_lists_pass() {
+        // From the Alpaca seed tasks: a list of questions shares "What's your favorite" five
+        // times, which Gopher's n-gram rule would reject at 30% of the text.
+        let questions = "How are you today? What have you been up to? What are your plans for the weekend? What did you do last weekend? What's your favorite thing to do? What's your favorite food? What's your favorite movie? What's your favorite book? Tell me about your family. Tell me about your friends. What's your favorite subject in school?";
+        assert_eq!(repetition(questions, &RULES), None);
+        // Two equal lines are too few to call a loop.
+        assert_eq!(repetition("Sim.\nSim.", &RULES), None);
     }
 
     #[test]
