@@ -3,7 +3,15 @@
 // No other dependencies: node's own http, fs and test modules do the rest.
 
 import { execFileSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
@@ -38,6 +46,11 @@ const MIME = {
 export async function serveDir(root = DIST) {
   if (!existsSync(join(root, "index.html"))) {
     throw new Error(`${root}/index.html is missing: build the studio first (tests/browser/run.sh)`);
+  }
+  if (readFileSync(join(root, "index.html"), "utf8").includes("/.well-known/trunk/ws")) {
+    // `trunk serve` adds a live-reload script that needs its own server; under this one it
+    // fails and every test would report that instead of what it checks.
+    throw new Error(`${root} was written by \`trunk serve\`: rebuild it with \`trunk build\` (run.sh without --no-build)`);
   }
   const requests = [];
   const server = createServer((req, res) => {
