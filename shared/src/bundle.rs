@@ -221,10 +221,16 @@ pub fn build(
         return Err(BundleError::Empty);
     }
     let parts = split::split(dataset.len(), recipe.split)?;
+    // How the source file laid records out (formats::LAYOUT_KEY) means nothing to a trainer;
+    // the bundle's records are pure canonical form, readable by TRL as they are.
     let pick = |indices: &[usize]| -> Vec<Record> {
         indices
             .iter()
-            .map(|&i| dataset.items[i].record.clone())
+            .map(|&i| {
+                let mut record = dataset.items[i].record.clone();
+                record.meta_mut().remove(crate::formats::LAYOUT_KEY);
+                record
+            })
             .collect()
     };
     let (train, eval) = (pick(&parts.train), pick(&parts.eval));
@@ -490,4 +496,75 @@ fn parse_jsonl(entry: &str, bytes: &[u8]) -> Result<Vec<Record>, BundleError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Method;
+    use crate::load::{LoadOptions, load};
+    use crate::template::Builtin;
+
+    const ALPACA: &str = concat!(
+        r#"{"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"}"#,
+        "\n",
+        r#"{"instruction": "Name a colour.", "input": "", "output": "Blue."}"#,
+        "\n",
+        r#"{"instruction": "Name a fruit.", "input": "", "output": "A pear."}"#,
+        "\n",
+        r#"{"instruction": "Name a fruit.", "input": "", "output": "A pear."}"#,
+        "\n",
+    );
+
+    fn bundle() -> Bundle {
+        let loaded = load(ALPACA.as_bytes(), "a.jsonl", &LoadOptions::default()).unwrap();
+        let source = SourceFile::new("a.jsonl", ALPACA.as_bytes(), loaded.format, 4, 4);
+        let recipe = Recipe {
+            clean: crate::clean::Step::defaults(),
+            dedup: Some(DedupConfig::default()),
+            split: SplitConfig {
+                eval_fraction: 0.34,
+                seed: 1,
+            },
+            train: TrainConfig::for_method(Method::Sft),
+        };
+        build(
+            source,
+            loaded.dataset,
+            &recipe,
+            &Template::Builtin(Builtin::Chatml),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bytes_are_deterministic_and_read_back_to_the_same_bundle() {
+        let a = bundle().to_bytes().unwrap();
+        assert_eq!(a, bundle().to_bytes().unwrap());
+        let read = Bundle::read(std::io::Cursor::new(&a)).unwrap();
+        let original = bundle();
+        assert_eq!(read.train, original.train);
+        assert_eq!(read.eval, original.eval);
+        assert_eq!(read.manifest.files.len(), 3);
+        assert_eq!(read.manifest.dedup.as_ref().unwrap().exact_duplicates, 1);
+        assert_eq!(read.train.len() + read.eval.len(), 3);
+    }
+
+    #[test]
+    fn records_carry_no_source_layout() {
+        let b = bundle();
+        for r in b.train.iter().chain(&b.eval) {
+            assert!(!r.meta().contains_key(crate::formats::LAYOUT_KEY), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_reason() {
+        let mut b = bundle();
+        b.manifest.schema_version = SCHEMA_VERSION + 1;
+        let bytes = b.to_bytes().unwrap();
+        let err = Bundle::read(std::io::Cursor::new(bytes)).unwrap_err();
+        assert!(err.to_string().contains("upgrade ajuste"), "{err}");
+    }
 }

@@ -169,6 +169,14 @@ impl Record {
         }
     }
 
+    pub fn meta_mut(&mut self) -> &mut Map<String, Value> {
+        match self {
+            Record::Conversation(c) => &mut c.meta,
+            Record::Preference(p) => &mut p.meta,
+            Record::Feedback(f) => &mut f.meta,
+        }
+    }
+
     /// Every turn with the JSON pointer of its list and index, in reading order.
     pub fn turns(&self) -> Vec<(&'static str, usize, &Message)> {
         let mut out = Vec::new();

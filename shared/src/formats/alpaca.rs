@@ -12,6 +12,9 @@
 //! - `input` is always written, "" when the record had none.
 //! - An empty `system` string, `"history": []` and `null` values of either stay ordinary extra
 //!   fields and are written back as they were.
+//! - Stanford Alpaca's seed tasks (`instruction` + `instances: [{"input", "output"}]`, the
+//!   self-instruct form) are read when there is exactly one instance; layout key
+//!   `alpaca_instances` writes them back in that form.
 //! - Export needs the shape Alpaca can hold: at most one system turn, first; then user/assistant
 //!   pairs ending with an assistant turn; no tool turns, turn fields or non-default train flags.
 
@@ -27,8 +30,55 @@ use crate::record::{Conversation, Message, Record, Role};
 /// Layout fact: byte length of the instruction inside the final user turn.
 const SPLIT: &str = "alpaca_split";
 
-/// Parses an Alpaca record.
+/// Layout fact: the record came in the seed-task form, its pair inside `instances`.
+const INSTANCES: &str = "alpaca_instances";
+
+/// Parses an Alpaca record (or a seed task with one instance).
 pub fn parse(value: &Value) -> Result<(Record, Vec<Finding>), Vec<Finding>> {
+    match seed_task(value) {
+        Some(Ok(flat)) => {
+            let (mut record, findings) = parse_flat(&flat)?;
+            if let Record::Conversation(c) = &mut record {
+                layout_set(&mut c.meta, INSTANCES, json!(true));
+            }
+            Ok((record, findings))
+        }
+        Some(Err(finding)) => Err(vec![finding]),
+        None => parse_flat(value),
+    }
+}
+
+/// A seed task (`instances` instead of `output`) with its one instance lifted to the top level;
+/// `None` for ordinary records.
+fn seed_task(value: &Value) -> Option<Result<Value, Finding>> {
+    let obj = value.as_object()?;
+    if obj.contains_key("output") {
+        return None;
+    }
+    let instances = obj.get("instances")?;
+    let one = match instances.as_array().map(Vec::as_slice) {
+        Some([Value::Object(one)]) => one,
+        _ => {
+            let mut d = Diag::default();
+            d.wrong_type(
+                "/instances",
+                "a list of exactly one {\"input\", \"output\"} object",
+                instances,
+            );
+            return Some(Err(d.findings.remove(0)));
+        }
+    };
+    let mut flat = obj.clone();
+    flat.remove("instances");
+    for key in ["input", "output"] {
+        if let Some(v) = one.get(key) {
+            flat.insert(key.to_owned(), v.clone());
+        }
+    }
+    Some(Ok(Value::Object(flat)))
+}
+
+fn parse_flat(value: &Value) -> Result<(Record, Vec<Finding>), Vec<Finding>> {
     let mut d = Diag::default();
     let Some(obj) = d.object(value) else {
         return Err(d.findings);
@@ -172,7 +222,18 @@ pub fn export(record: &Record) -> Result<Value, ExportError> {
             .collect();
         native.push(("history", Value::Array(pairs)));
     }
-    assemble(Format::Alpaca, record, native)
+    let mut out = assemble(Format::Alpaca, record, native)?;
+    if layout_get(&c.meta, INSTANCES) == Some(&json!(true))
+        && let Value::Object(obj) = &mut out
+    {
+        let input = obj.remove("input").unwrap_or_default();
+        let output = obj.remove("output").unwrap_or_default();
+        obj.insert(
+            "instances".to_owned(),
+            json!([{ "input": input, "output": output }]),
+        );
+    }
+    Ok(out)
 }
 
 /// `/messages/i/...` of a parsed record -> the Alpaca field holding that turn's text.
@@ -318,5 +379,39 @@ mod tests {
                 (Code::WrongType, "/history/0")
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod seed_task_tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_task_with_one_instance_reads_and_writes_back_unchanged() {
+        let seed = json!({
+            "id": "seed_task_0",
+            "name": "breakfast_suggestion",
+            "instruction": "Is there anything I can eat for a breakfast that doesn't include eggs?",
+            "instances": [{"input": "", "output": "Yes, oatmeal."}],
+            "is_classification": false
+        });
+        let (record, findings) = parse(&seed).unwrap();
+        assert!(findings.is_empty(), "{findings:?}");
+        let Record::Conversation(c) = &record else {
+            panic!("{record:?}")
+        };
+        assert_eq!(c.messages[1].content, "Yes, oatmeal.");
+        assert_eq!(export(&record).unwrap(), seed);
+        assert_eq!(super::super::detect_one(&seed), Some(Format::Alpaca));
+    }
+
+    #[test]
+    fn a_seed_task_with_several_instances_is_an_error_at_instances() {
+        let seed = json!({
+            "instruction": "Add.",
+            "instances": [{"input": "1+1", "output": "2"}, {"input": "2+2", "output": "4"}]
+        });
+        let findings = parse(&seed).unwrap_err();
+        assert_eq!(findings[0].path, "/instances");
     }
 }

@@ -162,7 +162,7 @@ pub fn detect_one(value: &Value) -> Option<Format> {
     if has("completion") && has("label") {
         return Some(Format::Kto);
     }
-    if has("instruction") && has("output") {
+    if has("instruction") && (has("output") || has("instances")) {
         return Some(Format::Alpaca);
     }
     None

@@ -54,7 +54,7 @@ pub fn create(args: &BundleCreateArgs) -> Result<ExitStatus> {
     let mut train = TrainConfig::for_method(method);
     train.model = args.model.clone();
     let recipe = Recipe {
-        clean: clean::steps(&args.clean),
+        clean: clean::steps(&args.clean)?,
         dedup,
         split: SplitConfig {
             eval_fraction: args.eval_fraction,

@@ -3,53 +3,48 @@
 use std::io::Write;
 
 use ajuste_shared::clean::{self, PiiKind, Step};
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::args::{CleanArgs, CleanCommandArgs};
 use crate::cli::commands::data::write_items;
 use crate::cli::commands::{load_input, report_file_finding, summarize_drops};
 use crate::cli::{ExitStatus, io};
 
-/// The steps the flags ask for, in the order they run; the safe defaults when no flag is given.
-pub fn steps(args: &CleanArgs) -> Vec<Step> {
+/// The steps the flags ask for, in the recommended order (`Step::rank`, so a second run changes
+/// nothing), checked; the safe defaults when no flag is given.
+pub fn steps(args: &CleanArgs) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
-    if args.nfkc {
-        steps.push(Step::Nfkc);
-    }
-    if args.zero_width {
-        steps.push(Step::ZeroWidth);
-    }
-    if args.strip_html {
-        steps.push(Step::StripHtml);
-    }
-    if args.whitespace {
-        steps.push(Step::Whitespace);
-    }
-    if args.repair_turns {
-        steps.push(Step::RepairTurns);
-    }
-    if args.drop_refusals {
-        steps.push(if args.refusal_phrase.is_empty() {
-            named("drop-refusals")
-        } else {
-            Step::DropRefusals {
-                phrases: args.refusal_phrase.clone(),
-            }
-        });
-    }
-    if args.redact_pii {
-        steps.push(Step::RedactPii {
+    let mut flag = |on: bool, step: Step| {
+        if on {
+            steps.push(step);
+        }
+    };
+    flag(args.nfkc, Step::Nfkc);
+    flag(args.zero_width, Step::ZeroWidth);
+    flag(args.strip_html, Step::StripHtml);
+    flag(args.whitespace, Step::Whitespace);
+    flag(args.repair_turns, Step::RepairTurns);
+    flag(
+        args.redact_pii,
+        Step::RedactPii {
             kinds: PiiKind::ALL.to_vec(),
+        },
+    );
+    flag(args.drop_repetitive, default_step("repetition")?);
+    if args.drop_refusals {
+        steps.push(match args.refusal_phrase.as_slice() {
+            [] => default_step("drop-refusals")?,
+            phrases => Step::DropRefusals {
+                phrases: phrases.to_vec(),
+            },
         });
     }
     if !args.language.is_empty() {
-        let Step::Language { min_chars, .. } = named("language") else {
-            unreachable!()
-        };
-        steps.push(Step::Language {
-            allow: args.language.clone(),
-            min_chars,
-        });
+        let mut step = default_step("language")?;
+        if let Step::Language { allow, .. } = &mut step {
+            allow.clone_from(&args.language);
+        }
+        steps.push(step);
     }
     if args.min_chars.is_some() || args.max_chars.is_some() {
         steps.push(Step::Length {
@@ -57,19 +52,20 @@ pub fn steps(args: &CleanArgs) -> Vec<Step> {
             max_chars: args.max_chars,
         });
     }
-    if args.drop_repetitive {
-        steps.push(named("repetition"));
-    }
     if steps.is_empty() {
-        Step::defaults()
-    } else {
-        steps
+        steps = Step::defaults();
     }
+    steps.sort_by_key(Step::rank);
+    for step in &steps {
+        step.validate()
+            .with_context(|| format!("invalid parameters for cleaning step `{}`", step.name()))?;
+    }
+    Ok(steps)
 }
 
-/// A step with its default parameters; the names are the registry's own.
-fn named(name: &str) -> Step {
-    Step::with_defaults(name).unwrap_or_else(|| unreachable!("`{name}` is a cleaning step"))
+/// A step with its default parameters, by its registry name.
+fn default_step(name: &str) -> Result<Step> {
+    Step::with_defaults(name).ok_or_else(|| anyhow::anyhow!("`{name}` is not a cleaning step"))
 }
 
 pub fn run(args: &CleanCommandArgs) -> Result<ExitStatus> {
@@ -77,7 +73,7 @@ pub fn run(args: &CleanCommandArgs) -> Result<ExitStatus> {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
     };
-    let steps = steps(&args.clean);
+    let steps = steps(&args.clean)?;
     let report = clean::apply(&steps, &mut loaded.dataset);
     for step in &report.steps {
         eprintln!(
