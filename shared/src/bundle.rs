@@ -245,7 +245,7 @@ pub fn build(
     let token_lengths = tokenizer.map(|(_, tok)| {
         train
             .iter()
-            .map(|r| rendered_tokens(template, tok, r))
+            .map(|r| stats::token_length(template, tok, r))
             .collect::<Vec<_>>()
     });
     let stats = stats::compute(
@@ -316,20 +316,6 @@ fn remove_duplicates(dataset: &mut Dataset, cfg: &DedupConfig) -> DedupInfo {
         exact_duplicates: report.exact_duplicates,
         near_duplicates: report.near_duplicates,
         removed,
-    }
-}
-
-/// Tokens a record takes when trained (the longer side of a preference pair).
-fn rendered_tokens(template: &Template, tok: &TextTokenizer, record: &Record) -> usize {
-    match record {
-        Record::Preference(p) => {
-            let (chosen, rejected) = template.render_pair(p);
-            tok.encode(&chosen, None)
-                .input_ids
-                .len()
-                .max(tok.encode(&rejected, None).input_ids.len())
-        }
-        r => tok.encode(&template.render(r), None).input_ids.len(),
     }
 }
 

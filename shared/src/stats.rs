@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{Dataset, Kind, Record, Role};
+use crate::template::Template;
+use crate::tokenize::TextTokenizer;
 
 /// Order statistics of a list of numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -174,6 +176,19 @@ pub fn compute(
         over_max_length,
         exact_duplicates: None,
         balance,
+    }
+}
+
+/// Tokens a record takes when trained: the whole rendering, or the longer side of a preference
+/// pair (that is what must fit the context).
+pub fn token_length(template: &Template, tok: &TextTokenizer, record: &Record) -> usize {
+    let tokens = |r| tok.encode(r, None).input_ids.len();
+    match record {
+        Record::Preference(p) => {
+            let (chosen, rejected) = template.render_pair(p);
+            tokens(&chosen).max(tokens(&rejected))
+        }
+        r => tokens(&template.render(r)),
     }
 }
 

@@ -3,7 +3,6 @@
 use ajuste_shared::dedup::{self, DedupConfig};
 use ajuste_shared::record::Record;
 use ajuste_shared::stats::{self, Histogram, Stats};
-use ajuste_shared::template::Template;
 use anyhow::Result;
 
 use crate::cli::ExitStatus;
@@ -31,7 +30,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitStatus> {
         loaded
             .dataset
             .records()
-            .map(|r| token_length(&template, tok, r))
+            .map(|r| stats::token_length(&template, tok, r))
             .collect()
     });
     let mut stats = stats::compute(&loaded.dataset, token_lengths.as_deref(), args.max_len);
@@ -43,24 +42,6 @@ pub fn run(args: &StatsArgs) -> Result<ExitStatus> {
         print_text(&stats, args.max_len);
     }
     Ok(summarize_drops(&args.input.file, &loaded))
-}
-
-/// Tokens of a record as trained: SFT/feedback the whole rendering, preference the longer side.
-fn token_length(
-    template: &Template,
-    tok: &ajuste_shared::tokenize::TextTokenizer,
-    record: &Record,
-) -> usize {
-    match record {
-        Record::Preference(p) => {
-            let (chosen, rejected) = template.render_pair(p);
-            tok.encode(&chosen, None)
-                .input_ids
-                .len()
-                .max(tok.encode(&rejected, None).input_ids.len())
-        }
-        r => tok.encode(&template.render(r), None).input_ids.len(),
-    }
 }
 
 fn print_text(s: &Stats, max_len: Option<usize>) {
