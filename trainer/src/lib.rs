@@ -4,5 +4,7 @@ pub mod adapter;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod device;
+pub mod generate;
 pub mod model;
 pub mod objective;
+pub mod train;
