@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod clean;
 pub mod codes;
+pub mod command;
 pub mod config;
 pub mod container;
 pub mod dedup;

@@ -56,9 +56,23 @@ pub fn load_streaming<R: std::io::Read>(
     reader: R,
     name: &str,
     opts: &LoadOptions,
+    on_item: impl FnMut(Item),
+) -> Result<Loaded, Finding> {
+    let (container, records) = read_records(reader, name)?;
+    load_records(container, records, name, opts, on_item)
+}
+
+/// The same pass over records already read from a container (by
+/// [`read_records`](crate::container::read_records)). Callers that change records between
+/// reading and parsing (the studio applies a user's fixes to the source JSON) use this; record
+/// numbers and lines stay those of the input, so a record left out keeps the others' numbers.
+pub fn load_records(
+    container: Container,
+    mut records: impl Iterator<Item = RawRecord>,
+    name: &str,
+    opts: &LoadOptions,
     mut on_item: impl FnMut(Item),
 ) -> Result<Loaded, Finding> {
-    let (container, mut records) = read_records(reader, name)?;
     let mut ahead = Vec::new();
     let format = match opts.format {
         Some(format) => format,
@@ -257,6 +271,32 @@ mod tests {
         let loaded = load(&data[..], "x.jsonl", &opts).unwrap();
         assert_eq!(loaded.report.valid, 0);
         assert_eq!(loaded.report.findings[0].code, Code::MissingField);
+    }
+
+    #[test]
+    fn records_changed_between_reading_and_parsing_keep_their_numbers() {
+        let data = b"{\"instruction\": \"q\", \"output\": \"a\"}\n{\"instruction\": \"q2\", \"output\": 3}\n{\"instruction\": \"q3\", \"output\": \"a3\"}\n";
+        let (container, records) = read_records(&data[..], "x.jsonl").unwrap();
+        // Leave the first record out and fix the second one's output.
+        let records = records.skip(1).map(|mut raw| {
+            if let Ok(Value::Object(map)) = &mut raw.value {
+                map.entry("output")
+                    .and_modify(|v| *v = Value::from("fixed"));
+            }
+            raw
+        });
+        let mut kept = Vec::new();
+        let loaded = load_records(
+            container,
+            records,
+            "x.jsonl",
+            &LoadOptions::default(),
+            |i| kept.push((i.source.index, i.source.line)),
+        )
+        .unwrap();
+        assert_eq!(loaded.report.records, 2);
+        assert_eq!(loaded.report.valid, 2, "{:?}", loaded.report.findings);
+        assert_eq!(kept, [(1, 2), (2, 3)]);
     }
 
     #[test]
