@@ -4,6 +4,7 @@ pub mod adapter;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod device;
+pub mod export;
 pub mod generate;
 pub mod model;
 pub mod objective;

@@ -32,6 +32,63 @@ pub enum Command {
     /// Measure throughput next to the reference tools (never part of the tests).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Export for other tools: `export gguf` (llama.cpp/Ollama), or `export --to
+    /// trl|axolotl|llamafactory BUNDLE -o DIR` (a cluster job for that engine).
+    Export(ExportArgs),
+}
+
+/// `ajuste export`: a GGUF file, or a bundle handed to another trainer.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub command: Option<ExportCommand>,
+    /// The engine to hand the bundle to: trl, axolotl or llamafactory.
+    #[arg(long, value_name = "TARGET", required = true)]
+    pub to: Option<String>,
+    /// The `.ajuste` bundle to hand off.
+    #[arg(value_name = "BUNDLE.ajuste", required = true)]
+    pub bundle: Option<PathBuf>,
+    /// The base model (Hugging Face id or directory); the bundle's `train.model` by default.
+    #[arg(long, value_name = "HF_ID_OR_DIR")]
+    pub model: Option<String>,
+    /// Output directory (created; files in it are replaced atomically).
+    #[arg(long, short = 'o', value_name = "DIR", required = true)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Merged weights as a GGUF v3 file for llama.cpp and Ollama (llama, mistral, qwen2), with
+    /// the tokenizer and the exact chat template; `--ollama DIR` adds a Modelfile.
+    Gguf(ExportGgufArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportGgufArgs {
+    /// The Hugging Face model directory (config.json + safetensors).
+    #[arg(long, value_name = "HF_DIR")]
+    pub model: PathBuf,
+    /// A PEFT adapter directory to merge into the weights.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
+    /// The directory holding tokenizer.json (and tokenizer_config.json); the model's by default.
+    #[arg(long, value_name = "DIR")]
+    pub tokenizer: Option<PathBuf>,
+    /// Storage type of the matrices: f16, q8_0 or f32 (vectors are always f32).
+    #[arg(long = "type", value_name = "TYPE", default_value = "f16")]
+    pub ty: String,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// Take the chat template from this bundle (the one its data was prepared with).
+    #[arg(long, value_name = "BUNDLE.ajuste", conflicts_with_all = ["template", "chat_template"])]
+    pub bundle: Option<PathBuf>,
+    /// Output GGUF file.
+    #[arg(long, short = 'o', value_name = "OUT.gguf")]
+    pub output: PathBuf,
+    /// Also write an Ollama Modelfile (FROM the GGUF file) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub ollama: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod bench;
 mod bundle;
 mod data;
+mod export;
 mod template;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Bench(cmd) => match cmd {
             BenchCommand::Data(args) => bench::data::run(&args),
         },
+        Command::Export(args) => export::run(&args),
     }
 }
 
