@@ -36,7 +36,7 @@ pub fn llamafactory_template(name: &str) -> TemplateMatch {
         "llama3" => TemplateMatch::Exact("llama3"),
         "llama2" => TemplateMatch::Closest("llama2"),
         "mistral" => TemplateMatch::Closest("mistral"),
-        "gemma" => TemplateMatch::Closest("gemma"),
+        "gemma" => TemplateMatch::Exact("gemma"),
         "phi3" => TemplateMatch::Closest("phi"),
         "zephyr" => TemplateMatch::Closest("zephyr"),
         "vicuna" => TemplateMatch::Closest("vicuna"),
@@ -220,7 +220,9 @@ fn config(job: &Job, template: &str) -> Value {
         None => set("num_train_epochs", json!(cfg.epochs)),
     }
     set("lr_scheduler_type", json!(scheduler(cfg.lr_scheduler)));
-    set("warmup_ratio", json!(cfg.warmup_ratio));
+    // transformers 5 folded warmup_ratio into warmup_steps (a float below 1 is a ratio);
+    // LLaMA-Factory passes it through to TrainingArguments.
+    set("warmup_steps", json!(cfg.warmup_ratio));
     set("weight_decay", json!(cfg.weight_decay));
     set("max_grad_norm", json!(cfg.max_grad_norm));
     set("seed", json!(cfg.seed));
