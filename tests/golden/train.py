@@ -13,8 +13,16 @@ schedules.json  the learning rate each optimiser step is taken with (the value `
 adamw.json      torch.optim.AdamW (foreach=False) on two parameters over three steps, gradients
                 clipped by torch.nn.utils.clip_grad_norm_ first: the parameters after each step,
                 the norm clip_grad_norm_ returned, and the moments after the last step.
+
+And, by hand, that an adapter written by `ajuste train` loads in PEFT and gives the losses
+`ajuste score --adapter` gives:
+
+    ajuste data render DATA -t T --tokenizer MODEL/tokenizer.json --json > render.jsonl
+    ajuste score --model MODEL --adapter RUN/adapter --data DATA -t T --json > score.jsonl
+    /opt/pyref/bin/python tests/golden/train.py --check-adapter RUN/adapter render.jsonl score.jsonl
 """
 
+import argparse
 import json
 import math
 import os
@@ -80,7 +88,44 @@ def adamw():
             "exp_avg_a": state["exp_avg"].tolist(), "exp_avg_sq_a": state["exp_avg_sq"].tolist()}
 
 
+def check_adapter(adapter_dir, render_path, score_path):
+    """Per-record loss of the PEFT-loaded adapter on the rendered ids vs `ajuste score`."""
+    import torch.nn.functional as F
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    base = AutoModelForCausalLM.from_pretrained(cfg["base_model_name_or_path"], dtype=torch.float32,
+                                                attn_implementation="eager")
+    model = PeftModel.from_pretrained(base, adapter_dir).float().eval()
+    renders = [json.loads(line) for line in open(render_path)]
+    scores = [json.loads(line) for line in open(score_path)]
+    worst = 0.0
+    for r, s in zip(renders, scores):
+        parts = [(k, r[k], s[k]) for k in ("chosen", "rejected")] if "chosen" in r else [("", r, s)]
+        for name, rendered, score in parts:
+            ids = torch.tensor([rendered["input_ids"]])
+            labels = torch.tensor([rendered["labels"]])
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits.float()
+            lp = F.log_softmax(logits[0, :-1], -1).gather(1, labels[0, 1:].clamp(min=0).unsqueeze(1))[:, 0]
+            mask = labels[0, 1:] != -100
+            n = int(mask.sum())
+            loss = float(-(lp * mask).sum() / n) if n else float("nan")
+            diff = abs(loss - score["loss"]) if n else 0.0
+            worst = max(worst, diff / max(abs(loss), 1e-12))
+            print(f"record {r['record']} {name}: PEFT loss {loss:.6f}, ajuste score {score['loss']:.6f}, "
+                  f"{n} vs {score['tokens']} tokens")
+    print(f"largest relative difference {worst:.2e}")
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check-adapter", nargs=3, metavar=("ADAPTER_DIR", "RENDER_JSONL", "SCORE_JSONL"))
+    args = ap.parse_args()
+    if args.check_adapter:
+        check_adapter(*args.check_adapter)
+        return
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "schedules.json"), "w") as f:
         json.dump(schedules(), f, indent=1)

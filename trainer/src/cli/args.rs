@@ -35,6 +35,17 @@ pub enum Command {
     /// Export for other tools: `export gguf` (llama.cpp/Ollama), or `export --to
     /// trl|axolotl|llamafactory BUNDLE -o DIR` (a cluster job for that engine).
     Export(ExportArgs),
+    /// Fine-tune a model: LoRA, rsLoRA, DoRA, QLoRA or all weights, with SFT, DPO, SimPO, KTO or
+    /// ORPO, on a bundle or a dataset. Writes RUN_DIR/{events.jsonl, config.json, adapter/,
+    /// checkpoints/}.
+    Train(TrainArgs),
+    /// Per-record loss of a model (with an adapter, optionally) on a dataset: mean cross-entropy
+    /// over the trained tokens, their count and summed log-probability.
+    Score(ScoreArgs),
+    /// Generate text from a prompt (greedy, or sampled with temperature, top-k, top-p).
+    Generate(GenerateArgs),
+    /// Merge an adapter into its base model and write a Hugging Face model directory.
+    Merge(MergeArgs),
 }
 
 /// `ajuste export`: a GGUF file, or a bundle handed to another trainer.
@@ -96,6 +107,9 @@ pub enum BenchCommand {
     /// Parse+validate, exact and near dedup on generated conversations with planted duplicates;
     /// near-duplicate precision/recall; datasketch side by side when Python has it.
     Data(BenchDataArgs),
+    /// Training tokens/s and peak memory of LoRA SFT (batch 8 x 128 tokens) on a tiny and a
+    /// SmolLM2-135M-shaped model, on the CPU; PyTorch+PEFT side by side when Python has them.
+    Train(BenchTrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +417,200 @@ pub struct BundleInspectArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `ajuste train`: where the data comes from, the model, and the settings that override the
+/// bundle's (or the method's default) training config.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["bundle", "data"])))]
+pub struct TrainArgs {
+    /// A `.ajuste` bundle: prepared data, chat template and training config.
+    #[arg(value_name = "BUNDLE.ajuste")]
+    pub bundle: Option<PathBuf>,
+    /// A dataset to train on instead of a bundle (JSON, JSONL, CSV/TSV, Parquet; needs --method).
+    #[arg(long, value_name = "FILE", requires = "method")]
+    pub data: Option<PathBuf>,
+    /// An eval dataset for --data: evaluated before training, every --eval-steps and at the end.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    pub eval_data: Option<PathBuf>,
+    /// The format of --data and --eval-data; detected from the records when absent.
+    #[arg(long, short = 'f', requires = "data")]
+    pub format: Option<Format>,
+    /// Training method: sft, dpo, simpo, kto or orpo (a bundle carries its own).
+    #[arg(long)]
+    pub method: Option<ajuste_shared::config::Method>,
+    /// A built-in template (alpaca, vicuna, llama2, llama3, chatml, mistral, gemma, phi3, zephyr,
+    /// qwen); without it, the model directory's chat template.
+    #[arg(long, short = 't', value_name = "NAME", conflicts_with = "bundle")]
+    pub template: Option<String>,
+    /// A tokenizer_config.json (or directory) whose chat_template to use.
+    #[arg(long, value_name = "tokenizer_config.json", conflicts_with_all = ["bundle", "template"])]
+    pub chat_template: Option<PathBuf>,
+    /// The tokenizer.json (or a directory holding one); the model directory's by default.
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    /// The base model: a Hugging Face directory (config.json and safetensors).
+    #[arg(long, value_name = "HF_DIR")]
+    pub model: PathBuf,
+    /// What to train: lora, rslora, dora, qlora (LoRA on a 4-bit NF4 base) or none (every weight).
+    #[arg(long)]
+    pub adapter: Option<ajuste_shared::config::AdapterKind>,
+    /// LoRA rank r.
+    #[arg(long, value_name = "R")]
+    pub rank: Option<usize>,
+    /// LoRA alpha (the update is scaled by alpha/r, or alpha/sqrt(r) for rslora).
+    #[arg(long, value_name = "A")]
+    pub alpha: Option<f64>,
+    /// Optimiser steps to take (instead of --epochs).
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub steps: Option<usize>,
+    /// Passes over the training data (default 1).
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<f64>,
+    /// Peak learning rate (default 2e-4 for sft/orpo, 5e-5 for dpo/simpo/kto).
+    #[arg(long, value_name = "X")]
+    pub lr: Option<f64>,
+    /// Records per micro-batch (default 4; KTO needs 2 or more).
+    #[arg(long, value_name = "B")]
+    pub batch: Option<usize>,
+    /// Micro-batches per optimiser step.
+    #[arg(long, value_name = "N")]
+    pub grad_accum: Option<usize>,
+    /// Cut sequences to this many tokens (default: the config's, at most the model's context).
+    #[arg(long, value_name = "N")]
+    pub max_len: Option<usize>,
+    /// Seed of the adapter initialisation, the shuffling and dropout.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Evaluate every N steps (and at the end).
+    #[arg(long, value_name = "N")]
+    pub eval_steps: Option<usize>,
+    /// Save a checkpoint every N steps (and at the end).
+    #[arg(long, value_name = "N")]
+    pub save_steps: Option<usize>,
+    /// Where to compute: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceKind,
+    /// The run directory (created); refused if it holds another run, unless --resume.
+    #[arg(long, short = 'o', value_name = "RUN_DIR")]
+    pub out: PathBuf,
+    /// Continue the run in RUN_DIR from its latest checkpoint (same settings required).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `ajuste score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The base model: a Hugging Face directory.
+    #[arg(long, value_name = "HF_DIR")]
+    pub model: PathBuf,
+    /// A PEFT adapter directory to apply.
+    #[arg(long, value_name = "ADAPTER_DIR")]
+    pub adapter: Option<PathBuf>,
+    /// The dataset to score.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// The dataset format; detected from the records when absent.
+    #[arg(long, short = 'f')]
+    pub format: Option<Format>,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// The tokenizer.json (or a directory holding one); the model directory's by default.
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    /// Cut records to this many tokens first (as `ajuste data render --max-len`).
+    #[arg(long, value_name = "N")]
+    pub max_len: Option<usize>,
+    /// Records per forward pass.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub batch: usize,
+    /// Where to compute: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceKind,
+    /// Print one JSON object per record: {"record", "loss", "tokens", "logprob"} (preference
+    /// records: {"record", "chosen": {...}, "rejected": {...}}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ajuste generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The base model: a Hugging Face directory.
+    #[arg(long, value_name = "HF_DIR")]
+    pub model: PathBuf,
+    /// A PEFT adapter directory to apply.
+    #[arg(long, value_name = "ADAPTER_DIR")]
+    pub adapter: Option<PathBuf>,
+    /// The user's message (rendered with the chat template), or the raw text with --raw.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// A system message before the prompt.
+    #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
+    pub system: Option<String>,
+    /// A built-in template; without it, the model directory's chat template.
+    #[arg(long, short = 't', value_name = "NAME")]
+    pub template: Option<String>,
+    /// A tokenizer_config.json (or directory) whose chat_template to use.
+    #[arg(
+        long,
+        value_name = "tokenizer_config.json",
+        conflicts_with = "template"
+    )]
+    pub chat_template: Option<PathBuf>,
+    /// Continue the prompt text as it is, without a chat template.
+    #[arg(long, conflicts_with_all = ["template", "chat_template"])]
+    pub raw: bool,
+    /// The tokenizer.json (or a directory holding one); the model directory's by default.
+    #[arg(long, value_name = "tokenizer.json")]
+    pub tokenizer: Option<PathBuf>,
+    /// New tokens at most.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub max_new: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Sample among the K most likely tokens only (0: all).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub top_k: usize,
+    /// Sample among the most likely tokens whose probabilities add up to P.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to compute: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceKind,
+}
+
+/// `ajuste merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The base model: a Hugging Face directory.
+    #[arg(long, value_name = "HF_DIR")]
+    pub model: PathBuf,
+    /// The PEFT adapter directory to merge in.
+    #[arg(long, value_name = "ADAPTER_DIR")]
+    pub adapter: PathBuf,
+    /// The output directory: config.json, model.safetensors and the base's tokenizer files.
+    #[arg(long, short = 'o', value_name = "OUT_DIR")]
+    pub output: PathBuf,
+}
+
+/// `ajuste bench train`.
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    /// Timed steps per model (after one warm-up step).
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    /// The Python to run PyTorch+PEFT with.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Only the tiny model (skip the SmolLM2-135M shape).
+    #[arg(long)]
+    pub tiny_only: bool,
 }
 
 #[cfg(test)]

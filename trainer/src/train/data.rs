@@ -152,7 +152,7 @@ pub enum DataError {
     Empty,
     /// A record of another kind than the method trains on.
     #[error(
-        "method `{method}` trains on {expected} records, but record {index} (line {line}) is a {found} record{hint}"
+        "method `{method}` trains on {expected} records, but record {index} (line {line}) holds {found} data{hint}"
     )]
     KindMismatch {
         /// The method.

@@ -5,3 +5,4 @@ mod util;
 mod bundle;
 mod data;
 mod robustness;
+mod train;

@@ -4,7 +4,11 @@ mod bench;
 mod bundle;
 mod data;
 mod export;
+mod generate;
+mod merge;
+mod score;
 mod template;
+mod train;
 
 use std::path::Path;
 
@@ -34,8 +38,13 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         },
         Command::Bench(cmd) => match cmd {
             BenchCommand::Data(args) => bench::data::run(&args),
+            BenchCommand::Train(args) => bench::train::run(&args),
         },
         Command::Export(args) => export::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Score(args) => score::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Merge(args) => merge::run(&args),
     }
 }
 

@@ -2,3 +2,4 @@
 //! Benchmarks measure; they never assert times (that is for people reading the figures).
 
 pub mod data;
+pub mod train;
