@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use ajuste_shared::validate::Report;
 use ajuste_shared::{Code, Container, Finding, Format, Kind, LoadOptions, Severity};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -73,10 +74,15 @@ pub fn analyse(name: &str, bytes: &[u8]) -> Result<Analysis, AnalysisError> {
     // Streaming: the records are not needed here, only the report's counts.
     let loaded = ajuste_shared::load_streaming(bytes, name, &LoadOptions::default(), |_| {})
         .map_err(AnalysisError::Load)?;
-    let report = loaded.report;
+    let load = summarize(loaded.container, &loaded.report);
+    Ok(Analysis { summary, load })
+}
+
+/// The loader's report on a file read from `container`, as counts.
+pub fn summarize(container: Container, report: &Report) -> LoadSummary {
     let mut load = LoadSummary {
-        container: loaded.container,
-        format: loaded.format,
+        container,
+        format: report.format,
         kind: report.kind,
         records: to_u64(report.records),
         valid: to_u64(report.valid),
@@ -92,7 +98,7 @@ pub fn analyse(name: &str, bytes: &[u8]) -> Result<Analysis, AnalysisError> {
             Severity::Info => load.infos += 1,
         }
     }
-    Ok(Analysis { summary, load })
+    load
 }
 
 fn count_by_code(findings: &[Finding]) -> Vec<CodeCount> {

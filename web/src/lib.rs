@@ -17,6 +17,8 @@ pub mod format;
 pub mod inspect;
 pub mod loader;
 pub mod pages;
+pub mod protocol;
 pub mod state;
+pub mod studio;
 
 pub use app::App;
