@@ -89,8 +89,14 @@ pub struct ExportGgufArgs {
     /// Storage type of the matrices: f16, q8_0 or f32 (vectors are always f32).
     #[arg(long = "type", value_name = "TYPE", default_value = "f16")]
     pub ty: String,
-    #[command(flatten)]
-    pub template: TemplateArgs,
+    /// The built-in template the model was trained with (alpaca, vicuna, llama2, llama3, chatml,
+    /// mistral, gemma, phi3, zephyr, qwen); by default the tokenizer directory's chat_template.
+    #[arg(long, short = 't', value_name = "NAME")]
+    pub template: Option<String>,
+    /// A Hugging Face tokenizer_config.json (or directory) whose chat_template the model was
+    /// trained with.
+    #[arg(long, value_name = "tokenizer_config.json", conflicts_with = "template")]
+    pub chat_template: Option<PathBuf>,
     /// Take the chat template from this bundle (the one its data was prepared with).
     #[arg(long, value_name = "BUNDLE.ajuste", conflicts_with_all = ["template", "chat_template"])]
     pub bundle: Option<PathBuf>,

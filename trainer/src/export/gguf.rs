@@ -286,7 +286,8 @@ pub fn encode_f16(values: &[f32]) -> Vec<u8> {
 /// Returns `None` when `row_len` is not a multiple of 32 (llama.cpp's converter then falls back
 /// to f16 for that tensor).
 pub fn quantize_q8_0(values: &[f32], row_len: usize) -> Option<Vec<u8>> {
-    if row_len == 0 || row_len % Q8_0_BLOCK != 0 || values.len() % row_len != 0 {
+    if row_len == 0 || !row_len.is_multiple_of(Q8_0_BLOCK) || !values.len().is_multiple_of(row_len)
+    {
         return None;
     }
     let mut out = Vec::with_capacity(values.len() / Q8_0_BLOCK * (2 + Q8_0_BLOCK));
@@ -349,8 +350,9 @@ mod tests {
         assert_eq!(q[2] as i8, -127, "the extreme value maps to -127");
         let back = dequantize_q8_0(&q);
         for (a, b) in v.iter().zip(&back) {
-            // Error: half a quantisation step plus the f16 rounding of d.
-            assert!((a - b).abs() <= 0.5 * 0.315 / 127.0 * 1.01 + 1e-6, "{a} {b}");
+            // Half a step of the larger block's scale (max |x| = 0.325), plus what storing d as
+            // f16 moves a value of up to 127 steps.
+            assert!((a - b).abs() <= 0.6 * 0.325 / 127.0, "{a} {b}");
         }
     }
 
@@ -406,7 +408,10 @@ mod tests {
                 ty: GgmlType::F16,
             },
         ];
-        let meta = vec![("general.architecture".to_string(), Value::Str("llama".into()))];
+        let meta = vec![(
+            "general.architecture".to_string(),
+            Value::Str("llama".into()),
+        )];
         let mut out = Vec::new();
         write(&mut out, &meta, &tensors, |i| {
             Ok::<_, Never>(if i == 0 {
@@ -425,8 +430,13 @@ mod tests {
             &out[data_start..data_start + 12],
             &encode_f32(&[1.0, 2.0, 3.0])[..]
         );
-        assert_eq!(&out[data_start + 32..data_start + 36], &encode_f16(&[1.0, 2.0])[..]);
-        let err = write(&mut Vec::new(), &meta, &tensors, |_| Ok::<_, Never>(vec![0u8; 5]));
+        assert_eq!(
+            &out[data_start + 32..data_start + 36],
+            &encode_f16(&[1.0, 2.0])[..]
+        );
+        let err = write(&mut Vec::new(), &meta, &tensors, |_| {
+            Ok::<_, Never>(vec![0u8; 5])
+        });
         assert!(matches!(err, Err(WriteError::Size { .. })));
     }
 }

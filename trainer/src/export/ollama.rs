@@ -102,7 +102,9 @@ pub fn go_template(b: Builtin, leading_bos: bool) -> String {
              {{{{ $prev = $m.Role }}}}{}{{{{ end }}}}",
             lit("<|im_start|>system\n"),
             lit("<|im_end|>\n"),
-            lit("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"),
+            lit(
+                "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            ),
             lit("<|im_start|>"),
             lit("\n"),
             lit("<|im_end|>\n"),
@@ -196,7 +198,9 @@ pub fn go_template(b: Builtin, leading_bos: bool) -> String {
              {{{{ else if eq $m.Role \"assistant\" }}}}{}{CONTENT}{}{{{{ end }}}}{{{{ $lastRole = $m.Role }}}}{{{{ end }}}}\
              {{{{ if ne $lastRole \"assistant\" }}}}{}{{{{ end }}}}",
             lit(bos),
-            lit("Below is an instruction that describes a task. Write a response that appropriately completes the request."),
+            lit(
+                "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+            ),
             lit("\n\n"),
             lit("\n\n"),
             lit("### Instruction:\n"),
@@ -211,7 +215,9 @@ pub fn go_template(b: Builtin, leading_bos: bool) -> String {
              {{{{ else if eq $m.Role \"assistant\" }}}}{}{CONTENT}{}{{{{ end }}}}{{{{ $lastRole = $m.Role }}}}{{{{ end }}}}\
              {{{{ if ne $lastRole \"assistant\" }}}}{}{{{{ end }}}}",
             lit(bos),
-            lit("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions."),
+            lit(
+                "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions."
+            ),
             lit(" "),
             lit("USER: "),
             lit(" "),
@@ -325,7 +331,10 @@ mod tests {
         let t = Builtin::Chatml.to_chat_template();
         let m = modelfile("./model.gguf", &t, false, 2048);
         assert!(m.text.contains("FROM ./model.gguf\n"));
-        assert!(m.text.contains("TEMPLATE \"\"\"{{ range $i, $m := .Messages }}"));
+        assert!(
+            m.text
+                .contains("TEMPLATE \"\"\"{{ range $i, $m := .Messages }}")
+        );
         assert!(m.text.contains("PARAMETER stop \"<|im_end|>\"\n"));
         assert!(m.text.contains("PARAMETER num_ctx 2048\n"));
         assert!(m.warnings.is_empty());
@@ -343,7 +352,7 @@ mod tests {
     fn unknown_jinja_gets_no_template_and_a_warning() {
         let t = ChatTemplate::new("{{ messages[0]['content'] }}", "", "<|end|>");
         let m = modelfile("./x.gguf", &t, false, 512);
-        assert!(!m.text.contains("TEMPLATE"));
+        assert!(!m.text.contains("TEMPLATE \"\"\""));
         assert!(m.text.contains("PARAMETER stop \"<|end|>\""));
         assert_eq!(m.warnings.len(), 1);
     }

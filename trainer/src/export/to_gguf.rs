@@ -233,13 +233,14 @@ impl GgufExport {
     /// # Errors
     /// [`ExportError`] when writing or reading a tensor back fails.
     pub fn write(&self, sink: impl std::io::Write) -> Result<(), ExportError> {
-        gguf::write(sink, &self.metadata, &self.tensors, |i| self.tensor_bytes(i)).map_err(
-            |e| match e {
-                gguf::WriteError::Source(e) => e,
-                gguf::WriteError::Io(e) => ExportError::Write(e.to_string()),
-                other => ExportError::Write(other.to_string()),
-            },
-        )
+        gguf::write(sink, &self.metadata, &self.tensors, |i| {
+            self.tensor_bytes(i)
+        })
+        .map_err(|e| match e {
+            gguf::WriteError::Source(e) => e,
+            gguf::WriteError::Io(e) => ExportError::Write(e.to_string()),
+            other => ExportError::Write(other.to_string()),
+        })
     }
 
     /// The f32 values of tensor `i`, in Hugging Face layout (permuted for `llama` q/k).
@@ -250,9 +251,15 @@ impl GgufExport {
         let (values, permute) = match self.sources[i] {
             Source::Embed => (host(name, m.model.embed_tokens.weight.val())?, None),
             Source::FinalNorm => (host(name, m.model.norm.weight.val())?, None),
-            Source::InputNorm(l) => (host(name, m.model.layers[l].input_layernorm.weight.val())?, None),
+            Source::InputNorm(l) => (
+                host(name, m.model.layers[l].input_layernorm.weight.val())?,
+                None,
+            ),
             Source::PostNorm(l) => (
-                host(name, m.model.layers[l].post_attention_layernorm.weight.val())?,
+                host(
+                    name,
+                    m.model.layers[l].post_attention_layernorm.weight.val(),
+                )?,
                 None,
             ),
             Source::Weight(j, heads) => (host(name, linears[j].weight.dense())?, heads),
@@ -266,7 +273,11 @@ impl GgufExport {
         Ok(match permute {
             Some(heads) => {
                 let rows = *self.tensors[i].dims.last().unwrap_or(&1) as usize;
-                let rows = if self.tensors[i].dims.len() == 1 { values.len() } else { rows };
+                let rows = if self.tensors[i].dims.len() == 1 {
+                    values.len()
+                } else {
+                    rows
+                };
                 gguf::permute_rows(&values, rows, heads)
             }
             None => values,
@@ -279,9 +290,11 @@ impl GgufExport {
         Ok(match t.ty {
             GgmlType::F32 => gguf::encode_f32(&values),
             GgmlType::F16 => gguf::encode_f16(&values),
-            GgmlType::Q8_0 => gguf::quantize_q8_0(&values, t.dims[0] as usize).ok_or_else(|| {
-                ExportError::Write(format!("`{}`: rows are not whole Q8_0 blocks", t.name))
-            })?,
+            GgmlType::Q8_0 => {
+                gguf::quantize_q8_0(&values, t.dims[0] as usize).ok_or_else(|| {
+                    ExportError::Write(format!("`{}`: rows are not whole Q8_0 blocks", t.name))
+                })?
+            }
         })
     }
 }
@@ -306,7 +319,7 @@ fn plan_tensors(
     let mut push = |name: String, hf_shape: &[usize], src: Source| {
         let dims: Vec<u64> = hf_shape.iter().rev().map(|&d| d as u64).collect();
         let mut t = if dims.len() >= 2 { ty } else { GgmlType::F32 };
-        if t == GgmlType::Q8_0 && dims[0] as usize % gguf::Q8_0_BLOCK != 0 {
+        if t == GgmlType::Q8_0 && !(dims[0] as usize).is_multiple_of(gguf::Q8_0_BLOCK) {
             fallback.push(name.clone());
             t = GgmlType::F16;
         }
@@ -314,7 +327,11 @@ fn plan_tensors(
         sources.push(src);
     };
     if arch == "llama" && matches!(cfg.rope_scaling, RopeScaling::Llama3 { .. }) {
-        push("rope_freqs.weight".into(), &[cfg.head_dim / 2], Source::RopeFreqs);
+        push(
+            "rope_freqs.weight".into(),
+            &[cfg.head_dim / 2],
+            Source::RopeFreqs,
+        );
     }
     push(
         "token_embd.weight".into(),
@@ -385,7 +402,10 @@ fn model_metadata(cfg: &ModelConfig, arch: &str, name: &str, ty: GgmlType) -> Ve
         (k("embedding_length"), u32_of(cfg.hidden_size)),
         (k("feed_forward_length"), u32_of(cfg.intermediate_size)),
         (k("attention.head_count"), u32_of(cfg.num_attention_heads)),
-        (k("attention.head_count_kv"), u32_of(cfg.num_key_value_heads)),
+        (
+            k("attention.head_count_kv"),
+            u32_of(cfg.num_key_value_heads),
+        ),
         (k("rope.freq_base"), Value::F32(cfg.rope_theta as f32)),
         (
             k("attention.layer_norm_rms_epsilon"),
@@ -413,8 +433,14 @@ fn vocab_metadata(
     warnings: &mut Vec<String>,
 ) -> Vec<(String, Value)> {
     let mut m = vec![
-        ("tokenizer.ggml.model".to_string(), Value::Str("gpt2".into())),
-        ("tokenizer.ggml.pre".to_string(), Value::Str(vocab.pre.clone())),
+        (
+            "tokenizer.ggml.model".to_string(),
+            Value::Str("gpt2".into()),
+        ),
+        (
+            "tokenizer.ggml.pre".to_string(),
+            Value::Str(vocab.pre.clone()),
+        ),
         (
             "tokenizer.ggml.tokens".to_string(),
             Value::Strings(vocab.tokens.clone()),
@@ -434,7 +460,10 @@ fn vocab_metadata(
         m.push((special_key(name), Value::U32(*id)));
     }
     for (name, flag) in &vocab.add_special {
-        m.push((format!("tokenizer.ggml.add_{name}_token"), Value::Bool(*flag)));
+        m.push((
+            format!("tokenizer.ggml.add_{name}_token"),
+            Value::Bool(*flag),
+        ));
     }
     let eos = vocab.special("eos");
     match vocab.id_of(&template.eos_token) {

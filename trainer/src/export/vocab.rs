@@ -58,7 +58,9 @@ pub enum VocabError {
         reason: String,
     },
     /// A tokenizer kind llama.cpp's `gpt2` model cannot run.
-    #[error("{file}: {reason}; ajuste writes byte-level BPE tokenizers (GPT-2, Llama 3, Qwen2, SmolLM style) only")]
+    #[error(
+        "{file}: {reason}; ajuste writes byte-level BPE tokenizers (GPT-2, Llama 3, Qwen2, SmolLM style) only"
+    )]
     Unsupported {
         /// The file.
         file: String,
@@ -66,7 +68,9 @@ pub enum VocabError {
         reason: String,
     },
     /// The tokenizer has ids beyond the model's embedding rows.
-    #[error("{file}: token `{token}` has id {id}, but the model's vocab_size is {vocab_size}: this tokenizer belongs to another model")]
+    #[error(
+        "{file}: token `{token}` has id {id}, but the model's vocab_size is {vocab_size}: this tokenizer belongs to another model"
+    )]
     IdOutOfRange {
         /// The file.
         file: String,
@@ -142,7 +146,10 @@ fn merges(model: &Json, file: &str) -> Result<Vec<String>, VocabError> {
             Json::String(s) => Ok(s.clone()),
             Json::Array(pair) => match pair.as_slice() {
                 [Json::String(a), Json::String(b)] => Ok(format!("{} {}", encode(a), encode(b))),
-                _ => Err(invalid(file, format!("`model.merges[{i}]` is not a pair of strings"))),
+                _ => Err(invalid(
+                    file,
+                    format!("`model.merges[{i}]` is not a pair of strings"),
+                )),
             },
             _ => Err(invalid(file, format!("`model.merges[{i}]` is not a merge"))),
         })
@@ -211,7 +218,11 @@ fn token_content(v: Option<&Json>) -> Option<&str> {
 
 /// What the tokenizer's `post_processor` says about adding BOS/EOS (gguf-py's crude reading of
 /// `TemplateProcessing`: a leading special token that is the BOS, a trailing one that is the EOS).
-fn post_processor_adds(tok: &Json, bos: Option<&str>, eos: Option<&str>) -> Vec<(&'static str, bool)> {
+fn post_processor_adds(
+    tok: &Json,
+    bos: Option<&str>,
+    eos: Option<&str>,
+) -> Vec<(&'static str, bool)> {
     let mut out = Vec::new();
     let Some(pp) = tok.get("post_processor").filter(|p| !p.is_null()) else {
         return out;
@@ -224,7 +235,11 @@ fn post_processor_adds(tok: &Json, bos: Option<&str>, eos: Option<&str>) -> Vec<
         if kind(p) != "TemplateProcessing" {
             continue;
         }
-        let single = p.get("single").and_then(Json::as_array).cloned().unwrap_or_default();
+        let single = p
+            .get("single")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
         if single.len() < 2 {
             continue;
         }
@@ -243,6 +258,11 @@ fn post_processor_adds(tok: &Json, bos: Option<&str>, eos: Option<&str>) -> Vec<
     }
     out
 }
+
+/// Special token ids by gguf-py name, in the order they were found.
+type SpecialIds = Vec<(&'static str, u32)>;
+/// `add_*_token` flags by gguf-py name.
+type AddFlags = Vec<(&'static str, bool)>;
 
 /// gguf-py's special token names, the tokenizer_config.json key of each and the config.json key.
 const SPECIALS: [&str; 7] = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"];
@@ -275,13 +295,16 @@ impl GgufVocab {
         // id → (token, is_added, special)
         let mut by_id: Vec<Option<(String, bool, bool)>> = vec![None; vocab_size];
         let mut place = |token: &str, id: Option<u64>, added: Option<bool>| {
-            let id = id.ok_or_else(|| invalid(file, format!("token `{token}` has no integer id")))?;
-            let slot = by_id.get_mut(id as usize).ok_or_else(|| VocabError::IdOutOfRange {
-                file: file.to_string(),
-                token: token.to_string(),
-                id,
-                vocab_size,
-            })?;
+            let id =
+                id.ok_or_else(|| invalid(file, format!("token `{token}` has no integer id")))?;
+            let slot = by_id
+                .get_mut(id as usize)
+                .ok_or_else(|| VocabError::IdOutOfRange {
+                    file: file.to_string(),
+                    token: token.to_string(),
+                    id,
+                    vocab_size,
+                })?;
             *slot = Some((token.to_string(), added.is_some(), added.unwrap_or(false)));
             Ok::<_, VocabError>(())
         };
@@ -338,7 +361,10 @@ impl GgufVocab {
 
     /// The id of `token` when it is one entry of the vocabulary.
     pub fn id_of(&self, token: &str) -> Option<u32> {
-        self.tokens.iter().position(|t| t == token).map(|i| i as u32)
+        self.tokens
+            .iter()
+            .position(|t| t == token)
+            .map(|i| i as u32)
     }
 
     /// A special id by gguf-py name (`eos`, ...).
@@ -367,7 +393,7 @@ fn special_tokens(
     added: &[Json],
     tokenizer_config: Option<&Map<String, Json>>,
     model_config: Option<&Map<String, Json>>,
-) -> (Vec<(&'static str, u32)>, Vec<(&'static str, bool)>) {
+) -> (SpecialIds, AddFlags) {
     let mut ids: Vec<(&'static str, u32)> = Vec::new();
     let mut adds: Vec<(&'static str, bool)> = Vec::new();
     let tc = tokenizer_config;
@@ -455,12 +481,30 @@ mod tests {
         assert_eq!(v.pre, "gpt-2");
         assert_eq!(
             v.tokens,
-            ["<|endoftext|>", "a", "b", "ab", "<|im_end|>", "hello world", "[PAD6]", "[PAD7]"]
+            [
+                "<|endoftext|>",
+                "a",
+                "b",
+                "ab",
+                "<|im_end|>",
+                "hello world",
+                "[PAD6]",
+                "[PAD7]"
+            ]
         );
         use token_type::*;
         assert_eq!(
             v.token_types,
-            [CONTROL, NORMAL, NORMAL, NORMAL, CONTROL, USER_DEFINED, UNUSED, UNUSED]
+            [
+                CONTROL,
+                NORMAL,
+                NORMAL,
+                NORMAL,
+                CONTROL,
+                USER_DEFINED,
+                UNUSED,
+                UNUSED
+            ]
         );
         assert_eq!(v.merges, ["a b"]);
         // eos from tokenizer_config (looked up in added_tokens) wins over config.json's 2.
@@ -493,16 +537,20 @@ mod tests {
 
     #[test]
     fn sentencepiece_style_and_oversized_tokenizers_are_refused() {
-        let spm = tokenizer(
-            json!({"type": "Metaspace", "replacement": "▁"}),
-            json!({}),
-        );
+        let spm = tokenizer(json!({"type": "Metaspace", "replacement": "▁"}), json!({}));
         let err = GgufVocab::from_hf(&spm, None, None, 6, "t.json").unwrap_err();
         assert!(matches!(err, VocabError::Unsupported { .. }), "{err}");
         let err = GgufVocab::from_hf(&tokenizer(byte_level(), json!({})), None, None, 4, "t.json")
             .unwrap_err();
         assert!(
-            matches!(err, VocabError::IdOutOfRange { id: 4, vocab_size: 4, .. }),
+            matches!(
+                err,
+                VocabError::IdOutOfRange {
+                    id: 4,
+                    vocab_size: 4,
+                    ..
+                }
+            ),
             "{err}"
         );
         let unigram = br#"{"model": {"type": "Unigram", "vocab": []}}"#;

@@ -4,5 +4,6 @@ mod util;
 
 mod bundle;
 mod data;
+mod export;
 mod robustness;
 mod train;

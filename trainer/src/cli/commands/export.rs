@@ -10,7 +10,7 @@ use ajuste_shared::bundle::Bundle;
 use ajuste_shared::template::ChatTemplate;
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::args::{ExportArgs, ExportCommand, ExportGgufArgs};
+use crate::cli::args::{ExportArgs, ExportCommand, ExportGgufArgs, TemplateArgs};
 use crate::cli::commands::template;
 use crate::cli::{ExitStatus, io};
 use crate::export::gguf::GgmlType;
@@ -41,8 +41,12 @@ fn read_bundle(path: &Path) -> Result<Bundle> {
 
 /// The training template: from the flags, the bundle, or the model's tokenizer files.
 fn resolve_template(args: &ExportGgufArgs) -> Result<ChatTemplate> {
-    if args.template.template.is_some() || args.template.chat_template.is_some() {
-        return Ok(template::resolve(&args.template)?.chat().clone());
+    if args.template.is_some() || args.chat_template.is_some() {
+        let flags = TemplateArgs {
+            template: args.template.clone(),
+            chat_template: args.chat_template.clone(),
+        };
+        return Ok(template::resolve(&flags)?.chat().clone());
     }
     if let Some(bundle) = &args.bundle {
         let t = read_bundle(bundle)?.manifest.template;
@@ -187,18 +191,25 @@ fn write_dir(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(".ajuste-export-")
         .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a temporary directory in `{}`", parent.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create a temporary directory in `{}`",
+                parent.display()
+            )
+        })?;
     for (rel, bytes) in files {
         let path = staging.path().join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if !out.exists() {
         let staged = staging.keep();
-        std::fs::rename(&staged, out).with_context(|| format!("cannot create `{}`", out.display()))?;
+        std::fs::rename(&staged, out)
+            .with_context(|| format!("cannot create `{}`", out.display()))?;
         return Ok(());
     }
     for (rel, _) in files {

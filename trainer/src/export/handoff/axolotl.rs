@@ -89,7 +89,10 @@ fn config(job: &Job) -> Result<Value, ExportError> {
     if !eot.is_empty() {
         set("eot_tokens", json!([eot]));
     }
-    set("datasets", json!([dataset(job, "data/train.jsonl", preference)]));
+    set(
+        "datasets",
+        json!([dataset(job, "data/train.jsonl", preference)]),
+    );
     if !job.bundle.eval.is_empty() {
         set(
             "test_datasets",
@@ -144,8 +147,14 @@ fn config(job: &Job) -> Result<Value, ExportError> {
         } else {
             set("lora_target_modules", json!(job.targets()));
         }
-        set("peft_use_rslora", json!(cfg.adapter.kind == AdapterKind::Rslora));
-        set("peft_use_dora", json!(cfg.adapter.kind == AdapterKind::Dora));
+        set(
+            "peft_use_rslora",
+            json!(cfg.adapter.kind == AdapterKind::Rslora),
+        );
+        set(
+            "peft_use_dora",
+            json!(cfg.adapter.kind == AdapterKind::Dora),
+        );
     }
     set("sequence_len", json!(cfg.max_length));
     set("micro_batch_size", json!(cfg.batch_size));
@@ -177,8 +186,14 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
     let cfg = config(job)?;
     let warnings = Vec::new();
     let mut files = vec![
-        ("data/train.jsonl".to_string(), common::jsonl(rows(&job.bundle.train))),
-        ("data/eval.jsonl".to_string(), common::jsonl(rows(&job.bundle.eval))),
+        (
+            "data/train.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.train)),
+        ),
+        (
+            "data/eval.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.eval)),
+        ),
         (
             "axolotl.yml".to_string(),
             common::yaml(

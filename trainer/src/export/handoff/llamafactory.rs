@@ -269,8 +269,14 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
     let mut info_bytes = serde_json::to_vec_pretty(&Value::Object(info)).unwrap_or_default();
     info_bytes.push(b'\n');
     let mut files = vec![
-        ("data/train.jsonl".to_string(), common::jsonl(rows(&job.bundle.train)?)),
-        ("data/eval.jsonl".to_string(), common::jsonl(rows(&job.bundle.eval)?)),
+        (
+            "data/train.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.train)?),
+        ),
+        (
+            "data/eval.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.eval)?),
+        ),
         ("data/dataset_info.json".to_string(), info_bytes),
         (
             "llamafactory.yaml".to_string(),

@@ -167,8 +167,14 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
         );
     }
     let mut files = vec![
-        ("data/train.jsonl".to_string(), common::jsonl(rows(&job.bundle.train))),
-        ("data/eval.jsonl".to_string(), common::jsonl(rows(&job.bundle.eval))),
+        (
+            "data/train.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.train)),
+        ),
+        (
+            "data/eval.jsonl".to_string(),
+            common::jsonl(rows(&job.bundle.eval)),
+        ),
         (
             "trl.yaml".to_string(),
             common::yaml(
