@@ -30,6 +30,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -479,6 +480,9 @@ def handoff_facts(tok_dir):
                "--seed", "1", "-o", bundle)
         rendered, _ = ajuste("data", "render", data, "--template", template, "--json")
         ajuste_texts = [json.loads(l)["text"] for l in rendered.splitlines()]
+        # The plain output marks trained text «like this».
+        marked, _ = ajuste("data", "render", data, "--template", template)
+        trained_spans = sorted(set(re.findall(r"«(.*?)»", marked, flags=re.S)))
         for target in ("trl", "axolotl", "llamafactory"):
             if target != "llamafactory" and template != "chatml":
                 continue  # TRL and Axolotl carry the exact text: one template shows it
@@ -486,6 +490,9 @@ def handoff_facts(tok_dir):
             ajuste("export", "--to", target, bundle, "-o", out)
             key = target if target != "llamafactory" else f"llamafactory/{template}"
             facts[key] = globals()[f"check_{target}"](out, tok_dir, ajuste_texts, template)
+            if target == "trl":
+                # TRL gets the train split only: its trained texts are among ajuste's.
+                facts[key]["trained_equal"] = set(facts[key]["trained_completions"]) <= set(trained_spans)
     return facts
 
 
@@ -511,8 +518,20 @@ def check_trl(out, tok_dir, ajuste_texts, template):
                            else os.path.join(out, training.chat_template_path))) as f:
         tokenizer.chat_template = f.read()
     rows = [json.loads(l) for l in open(os.path.join(out, "data", "train.jsonl"))]
-    texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in rows]
+    # Prompt-completion rows (templates without {% generation %}): TRL renders prompt +
+    # completion and trains what follows the prompt rendered with add_generation_prompt.
+    texts, completions = [], []
+    for r in rows:
+        msgs = r.get("messages") or r["prompt"] + r["completion"]
+        texts.append(tokenizer.apply_chat_template(msgs, tokenize=False))
+        if "prompt" in r:
+            prompt = tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+            completions.append(texts[-1][len(prompt):] if texts[-1].startswith(prompt) else None)
+    # Every row is an ajuste text or the start of one (an earlier answer of a conversation).
+    render_equal = all(any(a == t or a.startswith(t) for a in ajuste_texts) for t in texts)
     return {
+        "completion_only_loss": training.completion_only_loss,
+        "trained_completions": completions,
         "version": trl.__version__,
         "parsed": True,
         "unknown_keys": remaining,
@@ -521,7 +540,8 @@ def check_trl(out, tok_dir, ajuste_texts, template):
                    "assistant_only_loss": training.assistant_only_loss, "lora_r": model.lora_r,
                    "lora_alpha": model.lora_alpha, "lora_target_modules": model.lora_target_modules,
                    "datasets": [d.data_files for d in mixture.datasets], "warmup_steps": training.warmup_steps},
-        "render_equal": all(t in ajuste_texts for t in texts),
+        "render_equal": render_equal,
+        "rows": len(rows),
     }
 
 

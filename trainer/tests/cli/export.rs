@@ -419,6 +419,9 @@ fn handoff_configs_have_the_keys_their_parsers_accepted() {
         );
     }
     assert_eq!(facts["trl"]["unknown_keys"], json!([]));
+    // TRL trains exactly the text ajuste marks as trained (answer + end of turn).
+    assert_eq!(facts["trl"]["trained_equal"], json!(true));
+    assert_eq!(facts["trl"]["completion_only_loss"], json!(true));
 }
 
 #[test]

@@ -2,35 +2,80 @@
 //!
 //! Keys are those of TRL's `ScriptArguments`/`DatasetMixtureConfig`, `ModelConfig` and the
 //! trainer's config (`SFTConfig`, `DPOConfig`, `KTOConfig`, over transformers'
-//! `TrainingArguments`), as `TrlParser` reads them. Data: SFT rows `{"messages"}`, preference
-//! rows `{"prompt", "chosen", "rejected"}`, KTO rows `{"prompt", "completion", "label"}`, all
-//! conversational. TRL's CLI has no SimPO or ORPO command (its CPO/ORPO trainers are
-//! experimental), so those methods are refused.
+//! `TrainingArguments`), as `TrlParser` reads them. Preference rows are `{"prompt", "chosen",
+//! "rejected"}`, KTO rows `{"prompt", "completion", "label"}`, all conversational. TRL's CLI has
+//! no SimPO or ORPO command (its CPO/ORPO trainers are experimental), so those are refused.
+//!
+//! SFT: TRL's `assistant_only_loss` needs `{% generation %}` markers in the template (without
+//! them `SFTTrainer` refuses to start unless it knows a patched copy of the template). With
+//! markers, rows are `{"messages"}` and `assistant_only_loss: true`. Without, every trained
+//! assistant turn becomes a prompt-completion row (`prompt`: the turns before it, `completion`:
+//! the turn) with `completion_only_loss: true`: TRL then trains exactly the text the template
+//! adds after the generation prompt, end-of-turn included, which is what ajuste trains. A
+//! conversation with several trained answers gives several rows.
 
 use ajuste_shared::config::{AdapterKind, DpoLoss, Objective, Schedule};
-use ajuste_shared::record::Record;
+use ajuste_shared::record::{Message, Record, Role};
 use serde_json::{Map, Value, json};
 
 use super::common::{self, Job, messages_json};
 use super::{ExportError, Handoff, method_name};
 
-fn rows(records: &[Record]) -> Vec<Value> {
-    records
+/// Whether the template marks assistant text with `{% generation %}` (TRL's check).
+fn has_generation_markers(template: &str) -> bool {
+    let mut rest = template;
+    while let Some(i) = rest.find("{%") {
+        let tag = rest[i + 2..].trim_start_matches('-').trim_start();
+        if let Some(after) = tag.strip_prefix("generation") {
+            let after = after.trim_start();
+            if after.starts_with("%}") || after.starts_with("-%}") {
+                return true;
+            }
+        }
+        rest = &rest[i + 2..];
+    }
+    false
+}
+
+/// One prompt-completion row per trained assistant turn.
+fn completion_rows(messages: &[Message]) -> Vec<Value> {
+    messages
         .iter()
-        .map(|r| match r {
-            Record::Conversation(c) => json!({"messages": messages_json(&c.messages)}),
-            Record::Preference(p) => json!({
-                "prompt": messages_json(&p.prompt),
-                "chosen": messages_json(&p.chosen),
-                "rejected": messages_json(&p.rejected),
-            }),
-            Record::Feedback(f) => json!({
-                "prompt": messages_json(&f.prompt),
-                "completion": messages_json(&f.completion),
-                "label": f.label,
-            }),
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Assistant && m.train != Some(false))
+        .map(|(i, m)| {
+            json!({
+                "prompt": messages_json(&messages[..i]),
+                "completion": messages_json(std::slice::from_ref(m)),
+            })
         })
         .collect()
+}
+
+fn rows(records: &[Record], markers: bool) -> Vec<Value> {
+    records
+        .iter()
+        .flat_map(|r| match r {
+            Record::Conversation(c) if !markers => completion_rows(&c.messages),
+            other => vec![single_row(other)],
+        })
+        .collect()
+}
+
+fn single_row(r: &Record) -> Value {
+    match r {
+        Record::Conversation(c) => json!({"messages": messages_json(&c.messages)}),
+        Record::Preference(p) => json!({
+            "prompt": messages_json(&p.prompt),
+            "chosen": messages_json(&p.chosen),
+            "rejected": messages_json(&p.rejected),
+        }),
+        Record::Feedback(f) => json!({
+            "prompt": messages_json(&f.prompt),
+            "completion": messages_json(&f.completion),
+            "label": f.label,
+        }),
+    }
 }
 
 /// LoRA alpha as the integer `ModelConfig.lora_alpha` is declared as.
@@ -87,7 +132,11 @@ fn config(job: &Job) -> Result<(Value, &'static str), ExportError> {
     }
     let command = match &cfg.objective {
         Objective::Sft => {
-            set("assistant_only_loss", json!(true));
+            if has_generation_markers(job.template()) {
+                set("assistant_only_loss", json!(true));
+            } else {
+                set("completion_only_loss", json!(true));
+            }
             let eos = &job.bundle.manifest.template.eos_token;
             if !eos.is_empty() {
                 set("eos_token", json!(eos));
@@ -166,14 +215,21 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
                 .into(),
         );
     }
+    let markers = has_generation_markers(job.template());
+    let train = rows(&job.bundle.train, markers);
+    if !markers && train.len() > job.bundle.train.len() {
+        warnings.push(format!(
+            "the template has no {{% generation %}} markers, so each trained answer is its own \
+             prompt-completion row: {} conversations became {} rows (an epoch has more steps)",
+            job.bundle.train.len(),
+            train.len()
+        ));
+    }
     let mut files = vec![
-        (
-            "data/train.jsonl".to_string(),
-            common::jsonl(rows(&job.bundle.train)),
-        ),
+        ("data/train.jsonl".to_string(), common::jsonl(train)),
         (
             "data/eval.jsonl".to_string(),
-            common::jsonl(rows(&job.bundle.eval)),
+            common::jsonl(rows(&job.bundle.eval, markers)),
         ),
         (
             "trl.yaml".to_string(),
@@ -200,4 +256,41 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
         common::readme(job, "TRL", &launch, &warnings),
     ));
     Ok(Handoff { files, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_markers_are_found_in_their_trim_variants_only() {
+        assert!(has_generation_markers(
+            "a{% generation %}b{% endgeneration %}"
+        ));
+        assert!(has_generation_markers("a{%- generation -%}b"));
+        assert!(!has_generation_markers(
+            "{% if generation_prompt %}{% endif %}"
+        ));
+        assert!(!has_generation_markers("{{ add_generation_prompt }}"));
+    }
+
+    #[test]
+    fn each_trained_answer_is_a_prompt_completion_row() {
+        let msg = |role: Role, content: &str, train: Option<bool>| Message {
+            role,
+            content: content.into(),
+            train,
+            extra: Default::default(),
+        };
+        let conv = [
+            msg(Role::User, "a", None),
+            msg(Role::Assistant, "b", Some(false)),
+            msg(Role::User, "c", None),
+            msg(Role::Assistant, "d", None),
+        ];
+        let rows = completion_rows(&conv);
+        assert_eq!(rows.len(), 1, "the untrained answer is context only");
+        assert_eq!(rows[0]["prompt"].as_array().unwrap().len(), 3);
+        assert_eq!(rows[0]["completion"][0]["content"], "d");
+    }
 }
