@@ -129,6 +129,10 @@ pub struct BenchDataArgs {
     /// The Python to run datasketch with.
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// Write the generated ShareGPT records (JSONL) to FILE and stop, without timing anything
+    /// (input for `ajuste data dedup` and the Ray driver's test and benchmark).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,16 @@ pub fn run(args: &BenchDataArgs) -> Result<ExitStatus> {
         jsonl.push(b'\n');
     }
     drop(values);
+    if let Some(path) = &args.write {
+        crate::cli::io::write_atomic(path, &[], |w: &mut dyn Write| Ok(w.write_all(&jsonl)?))?;
+        println!(
+            "{n} records ({} planted exact and {} near copies) written to `{}`",
+            truth.exact.len(),
+            truth.near.len(),
+            path.display()
+        );
+        return Ok(ExitStatus::Success);
+    }
     println!(
         "{n} generated ShareGPT conversations ({:.1} MB, {} planted exact and {} near copies) in {:.1} s",
         jsonl.len() as f64 / 1e6,
