@@ -366,6 +366,37 @@ fn every_adapter_kind_and_a_full_fine_tune_lower_the_loss() {
 }
 
 #[test]
+fn gradient_checkpointing_gives_the_same_steps() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = model_dir(tmp.path());
+    let losses = |checkpointing: bool| {
+        let mut c = config(Method::Sft, 3);
+        c.gradient_checkpointing = checkpointing;
+        let mut device = Device::flex().autodiff();
+        if checkpointing {
+            device = device.gradient_checkpointing();
+        }
+        let model = Model::load(&dir, &device, &adapter_spec(&c)).unwrap();
+        let options = TrainerOptions {
+            pad_id: pad_id(&model.config),
+            reference: None,
+        };
+        let data = examples("sft.jsonl", Method::Sft);
+        let mut t = Trainer::new(model, c, data, vec![], options).unwrap();
+        run(&mut t)
+            .steps()
+            .iter()
+            .map(|s| s.loss)
+            .collect::<Vec<_>>()
+    };
+    let (plain, recomputed) = (losses(false), losses(true));
+    for (a, b) in plain.iter().zip(&recomputed) {
+        assert!((a - b).abs() < 1e-5, "{plain:?} vs {recomputed:?}");
+    }
+}
+
+#[test]
 fn settings_that_cannot_work_are_refused() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();

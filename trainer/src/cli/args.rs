@@ -95,7 +95,11 @@ pub struct ExportGgufArgs {
     pub template: Option<String>,
     /// A Hugging Face tokenizer_config.json (or directory) whose chat_template the model was
     /// trained with.
-    #[arg(long, value_name = "tokenizer_config.json", conflicts_with = "template")]
+    #[arg(
+        long,
+        value_name = "tokenizer_config.json",
+        conflicts_with = "template"
+    )]
     pub chat_template: Option<PathBuf>,
     /// Take the chat template from this bundle (the one its data was prepared with).
     #[arg(long, value_name = "BUNDLE.ajuste", conflicts_with_all = ["template", "chat_template"])]
@@ -160,7 +164,7 @@ pub enum DataCommand {
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
     /// Prepare a dataset (clean, dedup, split) and pack it with its template and training config.
-    Create(BundleCreateArgs),
+    Create(Box<BundleCreateArgs>),
     /// Show a bundle's manifest and check its contents against the recorded hashes.
     Inspect(BundleInspectArgs),
 }

@@ -180,6 +180,11 @@ impl Trainer {
             ));
         }
         let min_batch = if config.method() == Method::Kto { 2 } else { 1 };
+        if eval.len() == 1 && min_batch == 2 {
+            return Err(TrainError::Config(
+                "a KTO eval set needs at least 2 examples (its KL estimate pairs examples)".into(),
+            ));
+        }
         let sampler = Sampler::new(train.len(), config.batch_size, min_batch, config.seed);
         let per_epoch = sampler.batches_per_epoch();
         if per_epoch == 0 {

@@ -13,7 +13,7 @@ use crate::cli::{ExitStatus, io};
 
 /// The dedup configuration the flags describe.
 pub fn config(args: &DedupArgs) -> Result<DedupConfig> {
-    if args.bands == 0 || args.permutations == 0 || args.permutations % args.bands != 0 {
+    if args.bands == 0 || args.permutations == 0 || !args.permutations.is_multiple_of(args.bands) {
         bail!(
             "--permutations ({}) must be a positive multiple of --bands ({})",
             args.permutations,
