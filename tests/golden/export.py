@@ -496,6 +496,63 @@ def handoff_facts(tok_dir):
     return facts
 
 
+PREFERENCES = [
+    {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "No."},
+    {"prompt": "Say hi.", "chosen": "hi", "rejected": "go away"},
+    {"prompt": "Count to two.", "chosen": "1, 2.", "rejected": "3"},
+    {"prompt": "What is the capital of Portugal?", "chosen": "Lisbon.", "rejected": "Paris."},
+]
+
+
+def preference_facts(tok_dir):
+    """DPO bundles handed to each target, parsed by the target's own DPO config code."""
+    work = tempfile.mkdtemp()
+    data = os.path.join(work, "prefs.jsonl")
+    with open(data, "w") as f:
+        for r in PREFERENCES:
+            f.write(json.dumps(r) + "\n")
+    bundle = os.path.join(work, "dpo.ajuste")
+    ajuste("bundle", "create", data, "--template", "chatml", "--method", "dpo", "--model", tok_dir,
+           "--eval-fraction", "0.25", "--seed", "1", "-o", bundle)
+    facts = {}
+    for target in ("trl", "axolotl", "llamafactory"):
+        out = os.path.join(work, target)
+        ajuste("export", "--to", target, bundle, "-o", out)
+        entry = {}
+        try:
+            if target == "trl":
+                from trl import DatasetMixtureConfig, DPOConfig, ModelConfig, ScriptArguments, TrlParser
+
+                parser = TrlParser((ScriptArguments, DPOConfig, ModelConfig, DatasetMixtureConfig))
+                *parsed, remaining = parser.parse_args_and_config(
+                    ["--config", os.path.join(out, "trl.yaml"), "--bf16", "false"], return_remaining_strings=True)
+                entry.update(unknown_keys=remaining, beta=parsed[1].beta, loss_type=parsed[1].loss_type)
+                row = json.loads(open(os.path.join(out, "data", "train.jsonl")).readline())
+                entry["row_keys"] = sorted(row)
+            elif target == "axolotl":
+                from axolotl.utils.schemas.config import AxolotlInputConfig
+
+                cfg = load_yaml(os.path.join(out, "axolotl.yml"))
+                cfg["base_model"] = tok_dir
+                c = AxolotlInputConfig(**cfg)
+                entry.update(rl=str(c.rl.value if hasattr(c.rl, "value") else c.rl), rl_beta=c.rl_beta)
+            else:
+                os.environ["DISABLE_VERSION_CHECK"] = "1"
+                from llamafactory.hparams import get_train_args
+
+                args = load_yaml(os.path.join(out, "llamafactory.yaml"))
+                args.update(model_name_or_path=tok_dir, dataset_dir=os.path.join(out, "data"),
+                            output_dir=os.path.join(out, "output"), bf16=False)
+                _, _, _, finetuning, _ = get_train_args(args)
+                entry.update(stage=finetuning.stage, pref_beta=finetuning.pref_beta, pref_loss=finetuning.pref_loss)
+            entry["parsed"] = True
+        except BaseException as e:  # noqa: BLE001 - recorded
+            entry["parsed"] = False
+            entry["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+        facts[target] = entry
+    return facts
+
+
 def load_yaml(path):
     import yaml
 
@@ -683,7 +740,9 @@ def main():
         write_json("ollama.json", ollama_facts(tok_dir))
         print("ollama.json written")
     if a.only in (None, "handoff") and not a.skip_handoff:
-        write_json("handoff.json", handoff_facts(tok_dir))
+        facts = handoff_facts(tok_dir)
+        facts["dpo"] = preference_facts(tok_dir)
+        write_json("handoff.json", facts)
         print("handoff.json written")
 
 

@@ -425,6 +425,48 @@ fn handoff_configs_have_the_keys_their_parsers_accepted() {
 }
 
 #[test]
+fn dpo_handoffs_parse_in_each_target_and_trl_gets_no_template_key() {
+    let facts = golden("handoff.json");
+    for target in ["trl", "axolotl", "llamafactory"] {
+        let fact = &facts["dpo"][target];
+        assert_eq!(fact["parsed"], json!(true), "{target}: {}", fact["error"]);
+    }
+    // `trl dpo` has no chat-template setting: a `chat_template_path` key would be refused.
+    assert_eq!(facts["dpo"]["trl"]["unknown_keys"], json!([]));
+    assert_eq!(facts["dpo"]["llamafactory"]["stage"], json!("dpo"));
+    assert_eq!(facts["dpo"]["axolotl"]["rl"], json!("dpo"));
+
+    let t = CliTest::new();
+    let prefs = t.write(
+        "prefs.jsonl",
+        concat!(
+            r#"{"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "No."}"#,
+            "\n",
+            r#"{"prompt": "Say hi.", "chosen": "hi", "rejected": "go away"}"#,
+            "\n",
+            r#"{"prompt": "Count to two.", "chosen": "1, 2.", "rejected": "3"}"#,
+            "\n",
+        ),
+    );
+    let tok = fx(TOKENIZER);
+    let bundle = make_bundle(&t, "chatml", &prefs, &["--method", "dpo", "--model", &tok]);
+    let out = t
+        .run(["export", "--to", "trl", &bundle, "-o", "trl-dpo"])
+        .expect(0);
+    let cfg = std::fs::read_to_string(t.path("trl-dpo").join("trl.yaml")).unwrap();
+    assert!(
+        !yaml_keys(&cfg).contains(&"chat_template_path".to_string()),
+        "{cfg}"
+    );
+    assert!(
+        out.stderr
+            .contains("chat_template.jinja into the model directory"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn llamafactory_templates_map_as_measured_and_mismatches_are_warned() {
     let facts = golden("handoff.json");
     let t = CliTest::new();

@@ -13,6 +13,9 @@
 //! the turn) with `completion_only_loss: true`: TRL then trains exactly the text the template
 //! adds after the generation prompt, end-of-turn included, which is what ajuste trains. A
 //! conversation with several trained answers gives several rows.
+//!
+//! `trl dpo` and `trl kto` have no template setting (only `SFTConfig` has `chat_template_path`):
+//! they render with the model tokenizer's template, which the README says how to replace.
 
 use ajuste_shared::config::{AdapterKind, DpoLoss, Objective, Schedule};
 use ajuste_shared::record::{Message, Record, Role};
@@ -108,7 +111,10 @@ fn config(job: &Job) -> Result<(Value, &'static str), ExportError> {
         "datasets",
         json!([{"path": "json", "data_files": "data/train.jsonl", "split": "train"}]),
     );
-    set("chat_template_path", json!("chat_template.jinja"));
+    // Only SFTConfig takes a template; `trl dpo` and `trl kto` render with the tokenizer's own.
+    if cfg.objective == Objective::Sft {
+        set("chat_template_path", json!("chat_template.jinja"));
+    }
     set("max_length", json!(cfg.max_length));
     if job.uses_peft() {
         set("use_peft", json!(true));
@@ -208,6 +214,13 @@ pub(super) fn build(job: &Job) -> Result<Handoff, ExportError> {
     let (cfg, command) = config(job)?;
     let mut warnings = Vec::new();
     common::warn_overrides(job, "TRL", &mut warnings);
+    if job.cfg.objective != Objective::Sft {
+        warnings.push(format!(
+            "`trl {command}` has no chat-template setting and renders with the model's own \
+             tokenizer template: to train on the exact text ajuste prepared, put \
+             chat_template.jinja into the model directory (transformers reads it from there)"
+        ));
+    }
     if !job.bundle.eval.is_empty() {
         warnings.push(
             "TRL's `datasets` list loads one training mixture: data/eval.jsonl is written but \
