@@ -7,13 +7,10 @@ import {
   createReadStream,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
-  rmSync,
   statSync,
 } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -110,33 +107,25 @@ const CHROMIUM_FLAGS = [
 ];
 
 /**
- * Launches Chromium with a fresh profile (a new temporary user-data-dir, deleted by `close`).
- * Resolves to `{ context, close }`.
+ * Launches Chromium. Resolves to the browser; every `openStudio` gets a fresh incognito
+ * context of it, so the studio's saved session (OPFS) never leaks from one test to the next.
  */
 export async function launchBrowser() {
-  const userDataDir = mkdtempSync(join(tmpdir(), "ajuste-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
+  return chromium.launch({
     executablePath: chromiumPath(),
     headless: false,
     args: CHROMIUM_FLAGS,
-    viewport: { width: 1280, height: 800 },
     timeout: 60_000,
   });
-  context.setDefaultTimeout(20_000);
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
- * Opens the studio at `url` in a new page and waits until the app has rendered. Every console
+ * Opens the studio at `url` in a new page of a new context and waits until the app has rendered. Every console
  * error and uncaught exception is collected in `page.problems`, for tests to assert it is empty.
  */
-export async function openStudio(context, url) {
+export async function openStudio(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   page.problems = [];
   page.on("console", (msg) => {
@@ -146,6 +135,11 @@ export async function openStudio(context, url) {
   await page.goto(url);
   await page.getByRole("navigation", { name: "Steps" }).waitFor();
   return page;
+}
+
+/** Closes a page opened by `openStudio`, with its context (and the context's storage). */
+export async function closeStudio(page) {
+  await page.context().close();
 }
 
 /** Saves a full-page screenshot as `<ARTIFACTS>/<name>.png` and returns its path. */

@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { after, before, beforeEach, afterEach, describe, test } from "node:test";
 
-import { ROOT, launchBrowser, openStudio, screenshot, serveDir } from "./harness.mjs";
+import { ROOT, closeStudio, launchBrowser, openStudio, screenshot, serveDir } from "./harness.mjs";
 
 // The steps in data-flow order: [nav label, hash path, heading].
 const STEPS = [
@@ -39,14 +39,14 @@ after(async () => {
 });
 
 beforeEach(async () => {
-  page = await openStudio(browser.context, server.url);
+  page = await openStudio(browser, server.url);
 });
 
 afterEach(async (t) => {
   // Every test leaves a screenshot of the state it ended in (the one to look at when it fails).
   if (page && !page.isClosed()) {
     await screenshot(page, `end-${slug(t.name)}`).catch(() => {});
-    await page.close();
+    await closeStudio(page);
   }
 });
 
@@ -147,14 +147,16 @@ describe("load page", () => {
     );
     assert.match(await page.getByTestId("header-dataset").innerText(), /sharegpt-sample\.jsonl\s+50 records/);
     // The count came from the parse worker, not from the page.
-    assert.ok(server.requests.includes("/parse_worker.js"), "parse_worker.js was never fetched");
-    assert.ok(server.requests.includes("/parse_worker_bg.wasm"), "the worker's wasm was never fetched");
+    assert.ok(server.requests.includes("/studio_worker.js"), "studio_worker.js was never fetched");
+    assert.ok(server.requests.includes("/studio_worker_bg.wasm"), "the worker's wasm was never fetched");
     await screenshot(page, "load-sample");
 
     // Other pages now know a dataset is loaded.
     await nav().getByRole("link", { name: "Validate" }).click();
-    await page.getByRole("heading", { name: "Not available yet" }).waitFor();
-    assert.match(await page.getByTestId("empty-state").innerText(), /sharegpt-sample\.jsonl/);
+    assert.match(
+      await page.getByTestId("validate-summary").innerText(),
+      new RegExp(`50 records: ${valid} kept, ${dropped} dropped by errors`),
+    );
     // And going back to Load shows it still loaded.
     await nav().getByRole("link", { name: /Load/ }).click();
     assert.equal(await page.getByTestId("file-lines").innerText(), "50");
@@ -258,12 +260,42 @@ describe("load page", () => {
     await page.getByRole("alert").waitFor();
     await page.getByRole("button", { name: /Load the sample/ }).click();
     await status().getByTestId("dataset-card").waitFor();
-    assert.equal(await page.getByRole("alert").count(), 0);
+    await page.getByRole("alert").waitFor({ state: "detached" });
     assert.equal(await page.getByTestId("file-lines").innerText(), "50");
+  });
+
+  test("a bad file after a good one loses none of the loaded work", async () => {
+    await page.getByRole("button", { name: /Load the sample/ }).click();
+    await status().getByTestId("dataset-card").waitFor();
+    for (const [name, buffer] of [
+      ["empty.jsonl", Buffer.alloc(0)],
+      ["notes.txt", Buffer.from("this is not JSON at all\n")],
+      ["program.bin", Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01])],
+    ]) {
+      await pick({ name, mimeType: "application/octet-stream", buffer });
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), new RegExp(`${name.replace(".", "\\.")} could not be loaded`));
+      // The sample is still the dataset, everywhere.
+      assert.equal(await page.getByTestId("file-name").innerText(), "sharegpt-sample.jsonl");
+      assert.match(await page.getByTestId("header-dataset").innerText(), /sharegpt-sample\.jsonl\s+50 records/);
+    }
+    assertNoProblems();
+  });
+
+  test("the loaded dataset survives a reload", async () => {
+    await page.getByRole("button", { name: /Load the sample/ }).click();
+    await status().getByTestId("dataset-card").waitFor();
+    await page.reload();
+    await page.getByTestId("dataset-card").waitFor();
+    assert.equal(await page.getByTestId("file-name").innerText(), "sharegpt-sample.jsonl");
+    assert.equal(await page.getByTestId("file-records").innerText(), "50");
+    assertNoProblems();
   });
 
   test("the file picker can be reached with the keyboard", async () => {
     // Tab from the top of the page until the file input has focus.
+    await page.evaluate(() => document.activeElement?.blur());
     for (let i = 0; i < 30; i++) {
       await page.keyboard.press("Tab");
       if (await page.evaluate(() => document.activeElement?.id === "file-input")) return;

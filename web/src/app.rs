@@ -4,17 +4,17 @@
 //! Routing uses hash URLs (`#/validate`), so the studio works from any static file server
 //! (`dist/` served as it is, no rewrite rules) and a reload stays on the same page.
 
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
-use yew_agent::oneshot::OneshotProvider;
 use yew_router::prelude::*;
 
-use crate::agent::{PARSE_WORKER_PATH, ParseTask};
 use crate::components::header::Header;
 use crate::components::nav::Nav;
-use crate::context::StudioContext;
-use crate::loader::use_loader;
+use crate::components::status::{StatusBar, WorkerBanner};
+use crate::context::{StudioContext, use_studio};
+use crate::loader::use_studio_shell;
 use crate::pages;
-use crate::state::State;
+use crate::protocol::Request;
 
 /// The studio's pages, in the order data flows through them.
 #[derive(Routable, Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,42 +108,83 @@ fn switch(route: Route) -> Html {
     }
 }
 
-/// The root component: the parse worker and the router around the shell.
+/// The root component: the router around the shell.
 #[component]
 pub fn App() -> Html {
     html! {
-        <OneshotProvider<ParseTask> path={PARSE_WORKER_PATH}>
-            <HashRouter>
-                <Shell />
-            </HashRouter>
-        </OneshotProvider<ParseTask>>
+        <HashRouter>
+            <Shell />
+        </HashRouter>
     }
 }
 
-/// The layout and the studio state shared by every page.
+/// The layout, the studio worker and the state shared by every page.
 #[component]
 fn Shell() -> Html {
-    let state = use_reducer(State::default);
-    let load = use_loader(&state);
+    let context = use_studio_shell();
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
     let main_ref = use_node_ref();
     use_route_focus(route, main_ref.clone());
 
-    let context = StudioContext { state, load };
     html! {
         <ContextProvider<StudioContext> {context}>
             <a class="skip-link" href="#main" onclick={skip_to_main(main_ref.clone())}>
                 { "Skip to content" }
             </a>
+            <UndoShortcut />
             <Header />
             <div class="layout">
                 <Nav current={route} />
                 <main id="main" class="page" tabindex="-1" ref={main_ref}>
+                    <WorkerBanner />
+                    <StatusBar />
                     <Switch<Route> render={switch} />
                 </main>
             </div>
         </ContextProvider<StudioContext>>
     }
+}
+
+/// Ctrl+Z (Cmd+Z) anywhere outside a text field takes back the last change, as the Undo
+/// button in the header does.
+#[component]
+fn UndoShortcut() -> Html {
+    let studio = use_studio();
+    let can_undo = studio
+        .state
+        .session
+        .as_ref()
+        .is_some_and(|s| !s.history.is_empty())
+        && !studio.state.is_changing();
+    use_effect_with(can_undo, move |&can_undo| {
+        let document = web_sys::window().and_then(|w| w.document());
+        let listener = document.filter(|_| can_undo).map(|document| {
+            // Not passive (gloo's default), or `prevent_default` below would be refused.
+            let options = gloo::events::EventListenerOptions::enable_prevent_default();
+            gloo::events::EventListener::new_with_options(
+                &document,
+                "keydown",
+                options,
+                move |event| {
+                    let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
+                        return;
+                    };
+                    let in_field = key
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|e| {
+                            matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                        });
+                    if (key.ctrl_key() || key.meta_key()) && key.key() == "z" && !in_field {
+                        key.prevent_default();
+                        studio.send(Request::Undo);
+                    }
+                },
+            )
+        });
+        move || drop(listener)
+    });
+    Html::default()
 }
 
 /// The skip link targets `#main`, but with hash routing following that fragment would change

@@ -1,8 +1,11 @@
-//! What every page can reach: the studio state and a way to load a file.
+//! What every page can reach: the studio state, and a way to ask the worker something.
 
+use ajuste_shared::Format;
+use web_sys::Blob;
 use yew::prelude::*;
 
-use crate::state::State;
+use crate::protocol::{FailureReason, Request};
+use crate::state::{Action, Job, State};
 
 /// Where a dataset comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,20 +19,51 @@ pub enum LoadRequest {
 /// Shared with every page through a `ContextProvider` in the app shell.
 #[derive(Clone, PartialEq)]
 pub struct StudioContext {
-    /// The studio state; dispatch [`crate::state::Action`]s to change it.
+    /// The studio state; it changes as the worker answers.
     pub state: UseReducerHandle<State>,
-    /// Starts loading a dataset; the outcome arrives in `state.load`.
-    pub load: Callback<LoadRequest>,
+    /// Sends a request (and a file) to the worker.
+    pub sender: Callback<(Request, Option<Blob>)>,
+    /// Starts loading a dataset, as a format or detecting it.
+    pub load: Callback<(LoadRequest, Option<Format>)>,
+    /// Starts a new worker after the last one stopped, and restores the session.
+    pub restart: Callback<()>,
+}
+
+impl StudioContext {
+    /// Sends a request without a file.
+    pub fn send(&self, request: Request) {
+        self.sender.emit((request, None));
+    }
+
+    /// Sends a request with a file.
+    pub fn send_with(&self, request: Request, blob: Blob) {
+        self.sender.emit((request, Some(blob)));
+    }
+
+    /// Whether a request of `job` is running.
+    pub fn running(&self, job: Job) -> bool {
+        self.state.is_running(job)
+    }
 }
 
 /// The studio context. Pages are only ever rendered inside the app shell, which provides it;
-/// outside it (a bug), this falls back to an idle state that cannot load anything rather than
+/// outside it (a bug), this falls back to an idle state that cannot do anything rather than
 /// panicking.
 #[hook]
 pub fn use_studio() -> StudioContext {
     let fallback = use_reducer(State::default);
     use_context::<StudioContext>().unwrap_or(StudioContext {
         state: fallback,
+        sender: Callback::noop(),
         load: Callback::noop(),
+        restart: Callback::noop(),
     })
+}
+
+/// An open that failed before reaching the worker (a fetch error).
+pub fn open_failed(name: &str, message: String) -> Action {
+    Action::OpenFailed {
+        name: name.to_owned(),
+        reason: FailureReason::Read(message),
+    }
 }

@@ -1,123 +1,151 @@
-//! Loading a dataset: read the bytes (a picked file or a fetched sample), hand them to the parse
-//! worker, and report each step to the state as an [`Action`].
-//!
-//! This is the only place that touches the browser's file and fetch APIs. It lives in the app
-//! shell rather than on the Load page so that navigating away mid-load neither cancels the read
-//! nor loses its result.
+//! The app shell's link to the studio worker: starts it, restores the saved session at start-up,
+//! sends requests, turns answers into [`Action`]s (an export's bytes into a download first), and
+//! loads datasets (a picked file goes to the worker as it is; a shipped sample is fetched as a
+//! `Blob` first, never read on this thread).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use gloo::file::callbacks::{FileReader, read_as_bytes};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_agent::oneshot::{UseOneshotRunnerHandle, use_oneshot_runner};
 
-use crate::agent::{ParseInput, ParseTask};
-use crate::context::LoadRequest;
-use crate::state::{Action, FailureReason, State};
+use ajuste_shared::Format;
 
-/// Everything a load needs, cheap to clone into callbacks.
-#[derive(Clone)]
-struct Loader {
-    dispatch: UseReducerDispatcher<State>,
-    runner: UseOneshotRunnerHandle<ParseTask>,
-    /// The pending file read. Dropping a `FileReader` cancels its read, so it is kept here until
-    /// the next load replaces it (which is exactly when the old read should stop).
-    reader: Rc<RefCell<Option<FileReader>>>,
-    /// The last ticket handed out; each load takes the next one.
-    tickets: Rc<RefCell<u64>>,
-}
+use crate::client::{self, Client, Event};
+use crate::context::{LoadRequest, StudioContext, open_failed};
+use crate::protocol::{Request, Response};
+use crate::state::{Action, Job, State};
 
-/// Returns a callback that loads a dataset into `state`. Must be used inside the
-/// `OneshotProvider<ParseTask>` that the app shell sets up.
+/// The studio context of the app shell: state, worker, and the callbacks pages use.
 #[hook]
-pub fn use_loader(state: &UseReducerHandle<State>) -> Callback<LoadRequest> {
-    let loader = Loader {
-        dispatch: state.dispatcher(),
-        runner: use_oneshot_runner::<ParseTask>(),
-        reader: use_mut_ref(|| None),
-        tickets: use_mut_ref(|| 0),
+pub fn use_studio_shell() -> StudioContext {
+    let state = use_reducer(State::default);
+    let client = {
+        let dispatch = state.dispatcher();
+        use_memo((), move |_| {
+            Client::start(Callback::from(move |event| on_event(&dispatch, event)))
+        })
     };
-    // The loader's parts are stable across renders, so one callback serves the app's lifetime
-    // and the context it is shared through does not change on every render.
-    use_callback((), move |request: LoadRequest, _| loader.start(request))
+    let sender = {
+        let client = client.clone();
+        let dispatch = state.dispatcher();
+        use_callback((), move |(request, blob): (Request, Option<Blob>), _| {
+            let job = Job::of(&request);
+            let file = match &request {
+                Request::Open { name, .. } => {
+                    Some((name.clone(), blob.as_ref().map(|b| b.size() as u64)))
+                }
+                _ => None,
+            };
+            let id = client.send(&request, blob.as_ref());
+            dispatch.dispatch(Action::Sent { id, job, file });
+        })
+    };
+    {
+        // Once: rebuild what the last visit left.
+        let sender = sender.clone();
+        use_effect_with((), move |_| sender.emit((Request::Restore, None)));
+    }
+    let load = {
+        let sender = sender.clone();
+        let dispatch = state.dispatcher();
+        use_callback(
+            (),
+            move |(request, format): (LoadRequest, Option<Format>), _| {
+                load(&sender, &dispatch, request, format)
+            },
+        )
+    };
+    let restart = {
+        let client = client.clone();
+        let sender = sender.clone();
+        let dispatch = state.dispatcher();
+        use_callback((), move |(), _| {
+            client.restart();
+            dispatch.dispatch(Action::Restarted);
+            sender.emit((Request::Restore, None));
+        })
+    };
+    StudioContext {
+        state,
+        sender,
+        load,
+        restart,
+    }
 }
 
-impl Loader {
-    fn start(&self, request: LoadRequest) {
-        let ticket = {
-            let mut last = self.tickets.borrow_mut();
-            *last += 1;
-            *last
-        };
-        match request {
-            LoadRequest::File(file) => self.read_file(ticket, gloo::file::File::from(file)),
-            LoadRequest::Url { name, url } => self.fetch(ticket, name.to_string(), url.to_string()),
+/// What the worker said, as an action.
+fn on_event(dispatch: &UseReducerDispatcher<State>, event: Event) {
+    match event {
+        Event::Message {
+            id,
+            response,
+            bytes,
+        } => {
+            let url = match (&response, bytes) {
+                (Response::Export(file), Some(bytes)) => {
+                    match client::download(&bytes, &file.name, &file.mime) {
+                        Ok(url) => Some(url),
+                        Err(message) => {
+                            let failed = Response::Failed {
+                                what: "export".into(),
+                                message: format!("the download could not start: {message}"),
+                            };
+                            dispatch.dispatch(Action::Received {
+                                id,
+                                response: failed,
+                                url: None,
+                            });
+                            return;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            dispatch.dispatch(Action::Received { id, response, url });
+        }
+        Event::Died(message) => dispatch.dispatch(Action::Died(message)),
+    }
+}
+
+/// Opens a dataset: a file goes to the worker as it is; a sample is fetched first.
+fn load(
+    sender: &Callback<(Request, Option<Blob>)>,
+    dispatch: &UseReducerDispatcher<State>,
+    request: LoadRequest,
+    format: Option<Format>,
+) {
+    match request {
+        LoadRequest::File(file) => {
+            let name = file.name();
+            sender.emit((Request::Open { name, format }, Some(file.into())));
+        }
+        LoadRequest::Url { name, url } => {
+            let sender = sender.clone();
+            let dispatch = dispatch.clone();
+            spawn_local(async move {
+                match fetch_blob(&url).await {
+                    Ok(blob) => sender.emit((
+                        Request::Open {
+                            name: name.to_string(),
+                            format,
+                        },
+                        Some(blob),
+                    )),
+                    Err(message) => dispatch.dispatch(open_failed(&name, message)),
+                }
+            });
         }
     }
-
-    fn read_file(&self, ticket: u64, file: gloo::file::File) {
-        let name = file.name();
-        self.dispatch.dispatch(Action::Begin {
-            ticket,
-            name: name.clone(),
-            size: Some(file.size()),
-        });
-        let this = self.clone();
-        let reader = read_as_bytes(&file, move |result| match result {
-            Ok(bytes) => this.inspect(ticket, name, bytes),
-            Err(e) => this.fail(ticket, e.to_string()),
-        });
-        *self.reader.borrow_mut() = Some(reader);
-    }
-
-    fn fetch(&self, ticket: u64, name: String, url: String) {
-        self.dispatch.dispatch(Action::Begin {
-            ticket,
-            name: name.clone(),
-            size: None,
-        });
-        // A file read still running belongs to an older load: stop it.
-        self.reader.borrow_mut().take();
-        let this = self.clone();
-        spawn_local(async move {
-            match fetch_bytes(&url).await {
-                Ok(bytes) => this.inspect(ticket, name, bytes),
-                Err(message) => this.fail(ticket, message),
-            }
-        });
-    }
-
-    /// Sends the bytes to the parse worker and reports what it says.
-    fn inspect(&self, ticket: u64, name: String, bytes: Vec<u8>) {
-        let this = self.clone();
-        spawn_local(async move {
-            let outcome = this.runner.run(ParseInput { name, bytes }).await;
-            this.dispatch.dispatch(Action::Finished {
-                ticket,
-                outcome: outcome.map_err(FailureReason::from),
-            });
-        });
-    }
-
-    fn fail(&self, ticket: u64, message: String) {
-        self.dispatch.dispatch(Action::Finished {
-            ticket,
-            outcome: Err(FailureReason::Read(message)),
-        });
-    }
 }
 
-/// Fetches `url` (relative to the page) and returns its body.
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+/// Fetches `url` (relative to the page) as a `Blob`.
+async fn fetch_blob(url: &str) -> Result<Blob, String> {
     let window = web_sys::window().ok_or("there is no browser window")?;
     let response = JsFuture::from(window.fetch_with_str(url))
         .await
-        .map_err(js_message)?;
-    let response: web_sys::Response = response.dyn_into().map_err(js_message)?;
+        .map_err(client::js_message)?;
+    let response: web_sys::Response = response.dyn_into().map_err(client::js_message)?;
     if !response.ok() {
         return Err(format!(
             "{url} answered HTTP {} {}",
@@ -125,15 +153,10 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
             response.status_text()
         ));
     }
-    let body = response.array_buffer().map_err(js_message)?;
-    let body = JsFuture::from(body).await.map_err(js_message)?;
-    Ok(js_sys::Uint8Array::new(&body).to_vec())
-}
-
-/// The message of a JavaScript error, or its debug form when it is not an `Error`.
-fn js_message(value: wasm_bindgen::JsValue) -> String {
-    match value.dyn_ref::<js_sys::Error>() {
-        Some(error) => String::from(error.message()),
-        None => value.as_string().unwrap_or_else(|| format!("{value:?}")),
-    }
+    let blob = response.blob().map_err(client::js_message)?;
+    JsFuture::from(blob)
+        .await
+        .map_err(client::js_message)?
+        .dyn_into()
+        .map_err(client::js_message)
 }

@@ -22,13 +22,6 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::LoadSummary;
 use crate::inspect::{FileSummary, InspectError};
 
-/// A message from the page. `id` comes back on the answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope<T> {
-    pub id: u64,
-    pub body: T,
-}
-
 /// What the page asks the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
@@ -220,6 +213,12 @@ pub struct Summary {
     pub max_length: usize,
     /// Records after every stage.
     pub records_out: usize,
+    /// The bundle's file name, and the `ajuste bundle create` line that builds the same bytes
+    /// (or why the choices have no command line).
+    pub bundle_name: String,
+    pub command: Result<String, String>,
+    /// The `ajuste train` line for the bundle.
+    pub train_command: String,
     /// One label per change, oldest first; undo takes back the last.
     pub history: Vec<String>,
     /// How long the stages recomputed by the last change took, in milliseconds.

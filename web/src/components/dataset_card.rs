@@ -3,23 +3,25 @@
 use ajuste_shared::{Container, Format, Kind, Severity};
 use yew::prelude::*;
 
+use std::rc::Rc;
+
 use crate::analysis::{CodeCount, LoadSummary};
 use crate::format;
 use crate::inspect::Content;
-use crate::state::LoadedFile;
+use crate::protocol::Summary;
 
 /// Props of [`DatasetCard`].
 #[derive(Properties, PartialEq)]
 pub struct DatasetCardProps {
-    pub file: LoadedFile,
+    pub summary: Rc<Summary>,
 }
 
 /// The loaded file's name, size, format, and record, line and finding counts.
 #[component]
 pub fn DatasetCard(props: &DatasetCardProps) -> Html {
-    let file = &props.file;
-    let s = &file.analysis.summary;
-    let load = &file.analysis.load;
+    let file = &props.summary.file;
+    let s = &file.summary;
+    let load = &props.summary.load;
     html! {
         <section class="card" aria-labelledby="dataset-card-title" data-testid="dataset-card">
             <h2 id="dataset-card-title">{ "Loaded" }</h2>
@@ -41,6 +43,11 @@ pub fn DatasetCard(props: &DatasetCardProps) -> Html {
                     <Fact label="Blank lines" testid="file-blank-lines">{ format::count(s.blank_lines) }</Fact>
                 }
             </dl>
+            if let Some(bundle) = &file.from_bundle {
+                <p class="note" data-testid="from-bundle">
+                    { format!("The records of the bundle {bundle} (train and eval), with its recipe: cleaning, dedup, template, split and method.") }
+                </p>
+            }
             if s.bom {
                 <p class="note">{ "The file starts with a byte-order mark; readers skip it." }</p>
             }
@@ -134,7 +141,7 @@ fn CodeRow(props: &CodeRowProps) -> Html {
     }
 }
 
-fn severity_class(severity: Severity) -> &'static str {
+pub fn severity_class(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "badge-error",
         Severity::Warning => "badge-warning",
@@ -143,7 +150,7 @@ fn severity_class(severity: Severity) -> &'static str {
 }
 
 /// The format's usual name (the CLI's `--format` value is in the tooltip).
-fn format_name(format: Format) -> &'static str {
+pub fn format_name(format: Format) -> &'static str {
     match format {
         Format::Sharegpt => "ShareGPT",
         Format::Openai => "OpenAI messages",
@@ -154,7 +161,7 @@ fn format_name(format: Format) -> &'static str {
     }
 }
 
-fn kind_name(kind: Kind) -> &'static str {
+pub fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Sft => "Conversations (SFT)",
         Kind::Preference => "Preferences (DPO, SimPO, ORPO)",

@@ -1,5 +1,6 @@
 //! Pieces of UI that several pages share.
 
+pub mod chart;
 pub mod dataset_card;
 pub mod drop_zone;
 pub mod empty_state;
@@ -7,3 +8,4 @@ pub mod header;
 pub mod nav;
 pub mod page_header;
 pub mod pending_step;
+pub mod status;

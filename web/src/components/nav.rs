@@ -16,7 +16,7 @@ pub struct NavProps {
 /// The list of steps.
 #[component]
 pub fn Nav(props: &NavProps) -> Html {
-    let loaded = use_studio().state.dataset().is_some();
+    let loaded = use_studio().state.session.is_some();
     html! {
         <nav class="nav" aria-label="Steps">
             <ol>

@@ -1,14 +1,18 @@
-//! The Load page: pick or drop a file, or load the shipped sample, and see what it is.
+//! The Load page: pick or drop a file (or a `.ajuste` bundle), or load the shipped sample; pick
+//! the format or let it be detected; see what the file is.
 
+use ajuste_shared::Format;
 use yew::prelude::*;
 
 use crate::app::Route;
-use crate::components::dataset_card::DatasetCard;
+use crate::components::dataset_card::{DatasetCard, format_name};
 use crate::components::drop_zone::DropZone;
 use crate::components::page_header::PageHeader;
 use crate::context::{LoadRequest, use_studio};
 use crate::format;
-use crate::state::{FailureReason, LoadState};
+use crate::pages::{event_value, sentence};
+use crate::protocol::{FailureReason, Op, Request};
+use crate::state::OpenState;
 
 /// A dataset served with the studio (from `static/samples/`, copied into `dist/samples/`).
 struct Sample {
@@ -30,11 +34,18 @@ const SAMPLES: [Sample; 1] = [Sample {
 #[component]
 pub fn LoadPage() -> Html {
     let studio = use_studio();
-    let busy = studio.state.is_loading();
+    let busy = studio.state.is_opening() || studio.state.restoring;
+    // The format for the next file; `None` detects it.
+    let format = use_state(|| None::<Format>);
 
     let onfile = {
         let load = studio.load.clone();
-        Callback::from(move |file: web_sys::File| load.emit(LoadRequest::File(file)))
+        let format = format.clone();
+        Callback::from(move |file: web_sys::File| load.emit((LoadRequest::File(file), *format)))
+    };
+    let on_format = {
+        let format = format.clone();
+        Callback::from(move |e: Event| format.set(event_value(&e).parse().ok()))
     };
 
     html! {
@@ -50,15 +61,73 @@ pub fn LoadPage() -> Html {
                             name={sample.name}
                             url={sample.url}
                             label={sample.label}
+                            format={*format}
                             disabled={busy}
                         />
                     }
+                    <div class="field">
+                        <label for="format-select">{ "Format of the next file" }</label>
+                        <select id="format-select" onchange={on_format}>
+                            <option value="" selected={format.is_none()}>{ "Detect it" }</option>
+                            for f in Format::ALL {
+                                <option value={f.as_str()} selected={*format == Some(f)}>{ format_name(f) }</option>
+                            }
+                        </select>
+                    </div>
                 </section>
             </div>
             <div class="load-status" aria-live="polite" data-testid="load-status">
-                { status(&studio.state.load) }
+                { open_status(&studio.state.open) }
+                if let Some(summary) = studio.state.session.clone() {
+                    <DatasetCard summary={summary.clone()} />
+                    <ReadAs forced={summary.file.forced_format} detected={summary.file.format} />
+                    <p class="next">
+                        { "Next: " }
+                        <yew_router::components::Link<Route> to={Route::Validate}>
+                            { "check it on the Validate page" }
+                        </yew_router::components::Link<Route>>
+                        { "." }
+                    </p>
+                } else if studio.state.restoring {
+                    <p class="reading" data-testid="restoring">
+                        <span class="spinner" aria-hidden="true"></span>
+                        { "Looking for your last session…" }
+                    </p>
+                }
             </div>
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ReadAsProps {
+    forced: Option<Format>,
+    detected: Format,
+}
+
+/// Reads the loaded file again as another format (an undoable change).
+#[component]
+fn ReadAs(props: &ReadAsProps) -> Html {
+    let studio = use_studio();
+    let onchange = {
+        let studio = studio.clone();
+        Callback::from(move |e: Event| {
+            let format = event_value(&e).parse().ok();
+            studio.send(Request::Apply(Op::Format(format)));
+        })
+    };
+    html! {
+        <div class="field field-inline">
+            <label for="read-as">{ "Read this file as" }</label>
+            <select id="read-as" {onchange} disabled={studio.state.is_changing()}>
+                <option value="" selected={props.forced.is_none()}>
+                    { format!("{} (detected)", format_name(props.detected)) }
+                </option>
+                for f in Format::ALL {
+                    <option value={f.as_str()} selected={props.forced == Some(f)}>{ format_name(f) }</option>
+                }
+            </select>
+        </div>
     }
 }
 
@@ -67,6 +136,7 @@ struct SampleButtonProps {
     name: AttrValue,
     url: AttrValue,
     label: AttrValue,
+    format: Option<Format>,
     disabled: bool,
 }
 
@@ -78,7 +148,8 @@ fn SampleButton(props: &SampleButtonProps) -> Html {
             name: props.name.clone(),
             url: props.url.clone(),
         };
-        Callback::from(move |_: MouseEvent| studio.load.emit(request.clone()))
+        let format = props.format;
+        Callback::from(move |_: MouseEvent| studio.load.emit((request.clone(), format)))
     };
     html! {
         <button type="button" class="button" disabled={props.disabled} {onclick}>
@@ -87,11 +158,11 @@ fn SampleButton(props: &SampleButtonProps) -> Html {
     }
 }
 
-/// What the status area says for each stage of a load.
-fn status(load: &LoadState) -> Html {
-    match load {
-        LoadState::Idle => Html::default(),
-        LoadState::Reading { name, size, .. } => {
+/// What the status area says about the last file asked for.
+fn open_status(open: &OpenState) -> Html {
+    match open {
+        OpenState::Idle => Html::default(),
+        OpenState::Reading { name, size, .. } => {
             let size = size
                 .map(|s| format!(" ({})", format::bytes(s)))
                 .unwrap_or_default();
@@ -102,19 +173,7 @@ fn status(load: &LoadState) -> Html {
                 </p>
             }
         }
-        LoadState::Ready(file) => html! {
-            <>
-                <DatasetCard file={file.clone()} />
-                <p class="next">
-                    { "Next: " }
-                    <yew_router::components::Link<Route> to={Route::Validate}>
-                        { "check it on the Validate page" }
-                    </yew_router::components::Link<Route>>
-                    { "." }
-                </p>
-            </>
-        },
-        LoadState::Failed(failure) => html! {
+        OpenState::Failed(failure) => html! {
             <div class="alert" role="alert" data-testid="load-error">
                 <h2>{ format!("{} could not be loaded", failure.name) }</h2>
                 { reason(&failure.reason) }
@@ -138,38 +197,8 @@ fn reason(reason: &FailureReason) -> Html {
                 </p>
             </>
         },
-        FailureReason::Inspect(_) | FailureReason::Read(_) => {
-            html! { <p>{ reason.to_string() }</p> }
+        FailureReason::Inspect(_) | FailureReason::Read(_) | FailureReason::Bundle(_) => {
+            html! { <p>{ sentence(&reason.to_string()) }</p> }
         }
-    }
-}
-
-/// The data crate writes messages in lower case without a final stop (they are also printed
-/// after "error: " by the CLI); on their own they read better as sentences.
-fn sentence(text: &str) -> String {
-    let mut chars = text.trim().chars();
-    let Some(first) = chars.next() else {
-        return String::new();
-    };
-    let mut out: String = first.to_uppercase().chain(chars).collect();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sentence;
-
-    #[test]
-    fn messages_become_sentences() {
-        assert_eq!(
-            sentence("the file holds no records"),
-            "The file holds no records."
-        );
-        assert_eq!(sentence("Already one."), "Already one.");
-        assert_eq!(sentence("élan"), "Élan.");
-        assert_eq!(sentence("  "), "");
     }
 }

@@ -26,8 +26,8 @@ impl Engine {
         let start = Instant::now();
         let (name, mime, bytes, command) = match &kind {
             ExportKind::Bundle => {
-                let (name, bytes, command) = bundle_file(s, progress)?;
-                (name, "application/zip", bytes, Some(command))
+                let (name, bytes) = bundle_file(s, progress)?;
+                (name, "application/zip", bytes, Some(command(s)))
             }
             ExportKind::Data { format, container } => {
                 progress("Writing the prepared data", 0, 0);
@@ -64,11 +64,8 @@ fn bundle_source(s: &Session) -> Result<(String, Cow<'_, [u8]>), String> {
 }
 
 /// Builds the bundle as `ajuste bundle create` does (load the source, then
-/// `bundle::build` with the recipe), and the command line that does it.
-fn bundle_file(
-    s: &Session,
-    progress: Progress<'_>,
-) -> Result<(String, Vec<u8>, Result<String, String>), String> {
+/// `bundle::build` with the recipe): its file name and bytes.
+fn bundle_file(s: &Session, progress: Progress<'_>) -> Result<(String, Vec<u8>), String> {
     if let Some(error) = &s.template.error {
         return Err(error.clone());
     }
@@ -95,7 +92,25 @@ fn bundle_file(
     let built = bundle::build(source, loaded.dataset, &recipe, &template, tokenizer)
         .map_err(|e| e.to_string())?;
     let bytes = built.to_bytes().map_err(|e| e.to_string())?;
-    let output = format!("{}.ajuste", stem(&source_name));
+    let (_, output) = bundle_names(s);
+    Ok((output, bytes))
+}
+
+/// The name of the source the bundle is built from (the edited source when there are fixes) and
+/// of the bundle file.
+pub fn bundle_names(s: &Session) -> (String, String) {
+    let source = if s.settings.has_edits() {
+        s.input.edited_name()
+    } else {
+        s.input.name.clone()
+    };
+    let output = format!("{}.ajuste", stem(&source));
+    (source, output)
+}
+
+/// The `ajuste bundle create` line that builds the session's bundle, or why there is none.
+pub fn command(s: &Session) -> Result<String, String> {
+    let (source_name, output) = bundle_names(s);
     let template_arg = match &s.settings.template {
         TemplateChoice::Builtin(b) => TemplateArg::Builtin(*b),
         TemplateChoice::HuggingFace { config_name, .. } => TemplateArg::ChatTemplate(config_name),
@@ -107,10 +122,23 @@ fn bundle_file(
         tokenizer: s.settings.tokenizer.as_ref().map(|t| t.name.as_str()),
         output: &output,
     };
-    let command = bundle_create_args(&recipe, &files)
+    bundle_create_args(&s.settings.recipe(), &files)
         .map(|args| shell_line(&args))
-        .map_err(|e| e.to_string());
-    Ok((output, bytes, command))
+        .map_err(|e| e.to_string())
+}
+
+/// The `ajuste train` line that trains the bundle natively (the base model's directory is the
+/// user's to fill in when the session names none).
+pub fn train_command(s: &Session) -> String {
+    let (_, output) = bundle_names(s);
+    let model = s.settings.model.as_deref().unwrap_or("MODEL_DIR");
+    shell_line(&[
+        "ajuste".into(),
+        "train".into(),
+        output,
+        "--model".into(),
+        model.into(),
+    ])
 }
 
 /// The prepared records written in `format`, as JSONL or a JSON array.

@@ -339,6 +339,9 @@ impl Engine {
             model: s.settings.model.clone(),
             max_length: s.settings.train_config().max_length,
             records_out: s.deduped.kept.len(),
+            bundle_name: export::bundle_names(s).1,
+            command: export::command(s),
+            train_command: export::train_command(s),
             history: s.ops.iter().map(settings::describe).collect(),
             timings: s.timings.clone(),
         })

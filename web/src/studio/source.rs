@@ -123,10 +123,28 @@ impl Input {
             Container::JsonArray => Container::JsonArray,
             _ => Container::Jsonl,
         };
+        debug_assert_eq!(container, self.edited_container());
         let mut out = Vec::new();
         write_values(&mut out, container, values).map_err(|e| e.to_string())?;
-        let name = format!("{}.edited.{}", stem(&self.name), container.as_str());
-        Ok((name, out))
+        Ok((self.edited_name(), out))
+    }
+
+    /// The container the edited source is written in: a JSON array stays one, everything else
+    /// becomes JSONL.
+    fn edited_container(&self) -> Container {
+        match self.raw_records() {
+            Ok((Container::JsonArray, _)) => Container::JsonArray,
+            _ => Container::Jsonl,
+        }
+    }
+
+    /// The name of the edited source: `chats.jsonl` -> `chats.edited.jsonl`.
+    pub fn edited_name(&self) -> String {
+        format!(
+            "{}.edited.{}",
+            stem(&self.name),
+            self.edited_container().as_str()
+        )
     }
 }
 
