@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the studio with Trunk into dist/ and runs the browser tests against it in headless
-# Chromium. Screenshots of every page land in target/browser-artifacts/.
+# Chromium. Screenshots of every page land in target/browser-artifacts/. The flow test also runs
+# the command line, target/debug/ajuste (cargo build -p ajuste-trainer).
 #
 #   tests/browser/run.sh                  release build (what users get), then the tests
 #   tests/browser/run.sh --debug          debug build: compiles faster, runs slower
@@ -32,5 +33,5 @@ fi
 
 rm -rf "$ROOT/target/browser-artifacts"
 cd "$ROOT/tests/browser"
-node --test --test-concurrency=1 --test-timeout=120000 "${node_args[@]}" studio.test.mjs
+node --test --test-concurrency=1 --test-timeout=120000 "${node_args[@]}" studio.test.mjs flow.test.mjs
 echo "browser tests: screenshots in target/browser-artifacts/"

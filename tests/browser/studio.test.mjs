@@ -294,7 +294,9 @@ describe("load page", () => {
   });
 
   test("the file picker can be reached with the keyboard", async () => {
-    // Tab from the top of the page until the file input has focus.
+    // The picker is disabled while the worker starts and looks for a saved session (over a
+    // second for a debug build); tab from the top of the page once it can be used.
+    await page.locator("#file-input:enabled").waitFor();
     await page.evaluate(() => document.activeElement?.blur());
     for (let i = 0; i < 30; i++) {
       await page.keyboard.press("Tab");
