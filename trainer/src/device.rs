@@ -5,6 +5,10 @@
 //! features of this crate (`wgpu`, `webgpu`, `cuda`): asking for one that this build does not
 //! contain is an error that says which feature to turn on, never a silent CPU fallback.
 //!
+//! A run on several devices of one machine takes a list (`--devices cuda:0,cuda:1`):
+//! [`parse_devices`] checks its form, [`devices`] that the machine has them
+//! (see [`train::multi`](crate::train::multi)).
+//!
 //! ```
 //! use ajuste_trainer::device::{device, DeviceKind};
 //!
@@ -75,6 +79,45 @@ pub enum DeviceError {
         /// The cargo feature that adds it.
         feature: &'static str,
     },
+    /// A `--devices` entry that is not `KIND:INDEX`.
+    #[error("`{0}` is not a device: expected KIND:INDEX, such as cuda:0 or cpu:1")]
+    BadSpec(String),
+    /// An empty `--devices` list.
+    #[error("no device given: expected a list such as cuda:0,cuda:1")]
+    Empty,
+    /// A `--devices` list naming two backends.
+    #[error(
+        "the devices mix {first} and {other}: every device of a run must be of one kind, such as cuda:0,cuda:1"
+    )]
+    MixedKinds {
+        /// The first entry's backend.
+        first: DeviceKind,
+        /// Another entry's.
+        other: DeviceKind,
+    },
+    /// A device listed twice.
+    #[error("device {0} is listed twice")]
+    Duplicate(DeviceSpec),
+    /// An index this machine does not have.
+    #[error("device {spec} does not exist: this machine has {available} {kind} device{s}{range}{hint}",
+        kind = spec.kind,
+        s = if *available == 1 { "" } else { "s" },
+        range = if *available == 0 {
+            String::new()
+        } else {
+            format!(" ({}:0 to {}:{})", spec.kind, spec.kind, available - 1)
+        },
+        hint = if spec.kind == DeviceKind::Cpu {
+            "; cpu:N are replicas of the model on the CPU, at most one per core"
+        } else {
+            ""
+        })]
+    OutOfRange {
+        /// The entry.
+        spec: DeviceSpec,
+        /// How many devices of its kind there are.
+        available: usize,
+    },
 }
 
 impl FromStr for DeviceKind {
@@ -88,6 +131,176 @@ impl FromStr for DeviceKind {
             _ => Err(DeviceError::Unknown(s.to_string())),
         }
     }
+}
+
+/// One device of a `--devices` list: a backend and the index of one of its devices
+/// (`cuda:1`, `wgpu:0`, `cpu:0`).
+///
+/// `cuda:N` is CUDA device N, `wgpu:N` the N-th adapter burn enumerates (natively). The CPU has
+/// one device (flex) that uses every core: `cpu:0,cpu:1` are two replicas of the model on it,
+/// which run the multi-device path (sharding, gathering gradients) without adding compute; at
+/// most one per core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceSpec {
+    /// The backend.
+    pub kind: DeviceKind,
+    /// Which of its devices.
+    pub index: usize,
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind, self.index)
+    }
+}
+
+impl FromStr for DeviceSpec {
+    type Err = DeviceError;
+
+    /// `KIND:INDEX`, or `KIND` alone for index 0.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (kind, index) = match s.split_once(':') {
+            Some((kind, index)) => {
+                let index = index
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| DeviceError::BadSpec(s.to_string()))?;
+                (kind, index)
+            }
+            None => (s, 0),
+        };
+        if kind.trim().is_empty() {
+            return Err(DeviceError::BadSpec(s.to_string()));
+        }
+        Ok(DeviceSpec {
+            kind: kind.parse()?,
+            index,
+        })
+    }
+}
+
+/// Parses a `--devices` list (`cuda:0,cuda:1`): one backend, each device once, a backend this
+/// build contains. Whether the indices exist is checked by [`devices`], on the machine.
+///
+/// # Errors
+/// [`DeviceError::BadSpec`], [`DeviceError::Unknown`], [`DeviceError::Empty`],
+/// [`DeviceError::MixedKinds`], [`DeviceError::Duplicate`], [`DeviceError::NotCompiled`].
+pub fn parse_devices(list: &str) -> Result<Vec<DeviceSpec>, DeviceError> {
+    let specs = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<DeviceSpec>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = specs.first().copied() else {
+        return Err(DeviceError::Empty);
+    };
+    for (i, spec) in specs.iter().enumerate() {
+        if spec.kind != first.kind {
+            return Err(DeviceError::MixedKinds {
+                first: first.kind,
+                other: spec.kind,
+            });
+        }
+        if specs[..i].contains(spec) {
+            return Err(DeviceError::Duplicate(*spec));
+        }
+    }
+    if !first.kind.is_compiled() {
+        return Err(not_compiled(first.kind));
+    }
+    Ok(specs)
+}
+
+/// How many devices of `kind` this machine has (CPU: its cores, the most replicas allowed).
+/// Opens the GPU backend to count its devices.
+///
+/// # Errors
+/// [`DeviceError::NotCompiled`] when the backend's cargo feature is off in this build.
+pub fn device_count(kind: DeviceKind) -> Result<usize, DeviceError> {
+    match kind {
+        DeviceKind::Cpu => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        DeviceKind::Wgpu => wgpu_devices().map(|d| d.len()),
+        DeviceKind::Cuda => cuda_count(),
+    }
+}
+
+/// The devices of a parsed `--devices` list, in its order, without autodiff.
+///
+/// # Errors
+/// [`DeviceError::OutOfRange`] for an index this machine does not have, and the errors of
+/// [`parse_devices`] for a list that did not come from it.
+pub fn devices(specs: &[DeviceSpec]) -> Result<Vec<Device>, DeviceError> {
+    let Some(first) = specs.first() else {
+        return Err(DeviceError::Empty);
+    };
+    if !first.kind.is_compiled() {
+        return Err(not_compiled(first.kind));
+    }
+    let count = device_count(first.kind)?;
+    if let Some(spec) = specs.iter().find(|s| s.index >= count) {
+        return Err(DeviceError::OutOfRange {
+            spec: *spec,
+            available: count,
+        });
+    }
+    let wgpu = if first.kind == DeviceKind::Wgpu {
+        wgpu_devices()?
+    } else {
+        Vec::new()
+    };
+    specs
+        .iter()
+        .map(|spec| match spec.kind {
+            DeviceKind::Cpu => Ok(Device::flex()),
+            DeviceKind::Wgpu => Ok(wgpu[spec.index].clone()),
+            DeviceKind::Cuda => cuda_device_at(spec.index),
+        })
+        .collect()
+}
+
+fn not_compiled(kind: DeviceKind) -> DeviceError {
+    DeviceError::NotCompiled {
+        kind,
+        feature: match kind {
+            DeviceKind::Wgpu if cfg!(target_arch = "wasm32") => "webgpu",
+            DeviceKind::Wgpu => "wgpu",
+            DeviceKind::Cuda => "cuda",
+            DeviceKind::Cpu => "flex",
+        },
+    }
+}
+
+/// The wgpu adapters burn finds natively; in the browser, the one WebGPU device.
+#[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+fn wgpu_devices() -> Result<Vec<Device>, DeviceError> {
+    Ok(Device::enumerate(burn::tensor::DeviceType::Wgpu).into_vec())
+}
+
+#[cfg(not(all(feature = "wgpu", not(target_family = "wasm"))))]
+fn wgpu_devices() -> Result<Vec<Device>, DeviceError> {
+    wgpu_device().map(|d| vec![d])
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_count() -> Result<usize, DeviceError> {
+    Ok(Device::enumerate(burn::tensor::DeviceType::Cuda).len())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_count() -> Result<usize, DeviceError> {
+    Err(not_compiled(DeviceKind::Cuda))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device_at(index: usize) -> Result<Device, DeviceError> {
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device_at(_index: usize) -> Result<Device, DeviceError> {
+    Err(not_compiled(DeviceKind::Cuda))
 }
 
 /// The device for `kind`, without autodiff (call `.autodiff()` on it to train).
@@ -157,6 +370,67 @@ mod tests {
     fn cpu_is_always_available() {
         let dev = device(DeviceKind::Cpu).unwrap();
         assert!(!dev.is_autodiff());
+    }
+
+    #[test]
+    fn device_lists_parse_in_order() {
+        let specs = parse_devices("cpu:0, cpu:1").unwrap();
+        assert_eq!(
+            specs,
+            [
+                DeviceSpec {
+                    kind: DeviceKind::Cpu,
+                    index: 0
+                },
+                DeviceSpec {
+                    kind: DeviceKind::Cpu,
+                    index: 1
+                }
+            ]
+        );
+        assert_eq!(specs[1].to_string(), "cpu:1");
+        // A bare kind is its device 0; flex is cpu.
+        assert_eq!(parse_devices("flex").unwrap(), [specs[0]]);
+    }
+
+    #[test]
+    fn bad_device_lists_say_what_is_wrong() {
+        let err = |s: &str| parse_devices(s).unwrap_err();
+        assert_eq!(err(""), DeviceError::Empty);
+        assert_eq!(err(" , "), DeviceError::Empty);
+        assert_eq!(err("cpu:x"), DeviceError::BadSpec("cpu:x".into()));
+        assert_eq!(err(":1"), DeviceError::BadSpec(":1".into()));
+        assert_eq!(err("tpu:0"), DeviceError::Unknown("tpu".into()));
+        assert_eq!(
+            err("cpu:0,wgpu:0"),
+            DeviceError::MixedKinds {
+                first: DeviceKind::Cpu,
+                other: DeviceKind::Wgpu
+            }
+        );
+        let dup = err("cpu:1,cpu:0,cpu:1");
+        assert_eq!(dup.to_string(), "device cpu:1 is listed twice");
+    }
+
+    #[test]
+    fn cpu_replicas_are_one_per_core_at_most() {
+        let cores = device_count(DeviceKind::Cpu).unwrap();
+        assert!(cores >= 1);
+        let ok = devices(&parse_devices("cpu:0").unwrap()).unwrap();
+        assert_eq!(ok, [Device::flex()]);
+        let err = devices(&parse_devices(&format!("cpu:0,cpu:{cores}")).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, DeviceError::OutOfRange { available, .. } if available == cores),
+            "{err}"
+        );
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn a_device_list_of_a_missing_backend_names_the_feature() {
+        let err = parse_devices("cuda:0,cuda:1").unwrap_err();
+        assert!(err.to_string().contains("--features cuda"), "{err}");
     }
 
     #[cfg(not(feature = "cuda"))]
