@@ -21,6 +21,7 @@ pub mod stats;
 pub mod synth;
 pub mod template;
 pub mod tokenize;
+pub mod train_protocol;
 pub mod validate;
 
 pub use codes::Code;
