@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::logprobs::{PairLogps, TokenLogps};
 use super::{
-    MetricTensors, Objective, ObjectiveError, check_positive, check_smoothing, push_pair_rewards,
+    LossTerm, MetricTensors, Objective, ObjectiveError, check_positive, check_smoothing,
+    push_pair_rewards,
 };
 
 /// DPO's parameters. Defaults are TRL's.
@@ -144,6 +145,7 @@ pub fn dpo_loss(
         rejected.labels().label_counts(),
     );
     let pairs = dpo_pair_losses(&policy_logps, reference, (&lengths.0, &lengths.1), config)?;
+    let [n_pairs] = policy_logps.chosen.dims();
 
     let mut metrics = MetricTensors::new();
     push_pair_rewards(&mut metrics, &pairs.chosen_rewards, &pairs.rejected_rewards);
@@ -151,9 +153,12 @@ pub fn dpo_loss(
     metrics.push("logps/rejected", policy_logps.rejected.mean());
     metrics.push("logits/chosen", chosen.completion_mean_logits());
     metrics.push("logits/rejected", rejected.completion_mean_logits());
+    let loss = pairs.losses.mean();
+    let terms = vec![LossTerm::new(loss.clone(), n_pairs)];
     Ok(Objective {
-        loss: pairs.losses.mean(),
+        loss,
         metrics,
+        terms,
     })
 }
 

@@ -22,7 +22,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::logprobs::TokenLogps;
-use super::{MetricTensors, Objective, ObjectiveError, check_non_negative, check_positive};
+use super::{
+    LossTerm, MetricTensors, Objective, ObjectiveError, check_non_negative, check_positive,
+};
 
 /// KTO's parameters. Defaults are TRL's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -101,24 +103,65 @@ pub fn kto_loss(batch: &KtoBatch<'_>, config: &KtoConfig) -> Result<Objective, O
     check_len("policy_kl", &batch.policy_kl, b)?;
     check_len("reference", &batch.reference, b)?;
     check_len("reference_kl", &batch.reference_kl, b)?;
-    if batch.desirable.len() != b {
+    let kl = kl_estimate(batch.policy_kl.clone(), batch.reference_kl.clone());
+    kto_loss_with_kl(
+        batch.policy,
+        batch.reference.clone(),
+        batch.desirable,
+        kl,
+        config,
+    )
+}
+
+/// `[1]`: KTO's KL estimate `z = max(0, mean(policy_kl - reference_kl))`, detached.
+///
+/// # Arguments
+/// - `policy_kl`, `reference_kl`: `[B]` summed completion log-probs of the mismatched rows
+///   ([`kl_pairing`]) under the policy and the reference model.
+pub fn kl_estimate(policy_kl: Tensor<1>, reference_kl: Tensor<1>) -> Tensor<1> {
+    (policy_kl.detach() - reference_kl.detach())
+        .mean()
+        .clamp_min(0.0)
+}
+
+/// KTO on rows whose KL estimate is already known: the loss (the mean over these rows) and
+/// TRL's metrics. A micro-batch cut into shards gives every shard the micro-batch's `z`, so the
+/// shards' losses add up to the micro-batch's ([`Objective::share_of`]); a shard may then hold
+/// a single row.
+///
+/// # Arguments
+/// - `policy`: the policy's token log-probs of the `[B, T]` matched rows, attached.
+/// - `reference`: `[B]` their summed completion log-probs under the reference model.
+/// - `desirable`: the `B` labels.
+/// - `kl`: `[1]` the estimate `z` ([`kl_estimate`]), detached here.
+/// - `config`: β and the two weights.
+pub fn kto_loss_with_kl(
+    policy: &TokenLogps,
+    reference: Tensor<1>,
+    desirable: &[bool],
+    kl: Tensor<1>,
+    config: &KtoConfig,
+) -> Result<Objective, ObjectiveError> {
+    config.validate()?;
+    let b = policy.rows();
+    if b == 0 {
+        return Err(ObjectiveError::EmptyBatch);
+    }
+    check_len("reference", &reference, b)?;
+    if desirable.len() != b {
         return Err(ObjectiveError::ShapeMismatch {
             what: "desirable labels",
             expected: format!("{b} (one per row)"),
-            found: batch.desirable.len().to_string(),
+            found: desirable.len().to_string(),
         });
     }
-
-    // z: detached, batch mean, clamped at 0.
-    let kl = (batch.policy_kl.clone().detach() - batch.reference_kl.clone().detach())
-        .mean()
-        .clamp_min(0.0); // [1]
-    let policy_logps = batch.policy.sequence_logps(); // [B]
-    let ratios = policy_logps.clone() - batch.reference.clone().detach(); // [B]
+    let kl = kl.detach();
+    let policy_logps = policy.sequence_logps(); // [B]
+    let ratios = policy_logps.clone() - reference.detach(); // [B]
 
     let device = policy_logps.device();
-    let desirable_rows: Vec<usize> = (0..b).filter(|&i| batch.desirable[i]).collect();
-    let undesirable_rows: Vec<usize> = (0..b).filter(|&i| !batch.desirable[i]).collect();
+    let desirable_rows: Vec<usize> = (0..b).filter(|&i| desirable[i]).collect();
+    let undesirable_rows: Vec<usize> = (0..b).filter(|&i| !desirable[i]).collect();
     let pick = |t: &Tensor<1>, rows: &[usize]| t.clone().select(0, row_index(rows, &device));
 
     let beta = config.beta;
@@ -138,6 +181,7 @@ pub fn kto_loss(batch: &KtoBatch<'_>, config: &KtoConfig) -> Result<Objective, O
         rewards[1] = Some(r.detach().mean() * beta);
     }
     let loss = total / (b as f64);
+    let terms = vec![LossTerm::new(loss.clone(), b)];
 
     let [chosen_reward, rejected_reward] = rewards;
     if let Some(r) = &chosen_reward {
@@ -162,11 +206,15 @@ pub fn kto_loss(batch: &KtoBatch<'_>, config: &KtoConfig) -> Result<Objective, O
         ("logits/chosen", &desirable_rows),
         ("logits/rejected", &undesirable_rows),
     ] {
-        if rows.iter().any(|&i| batch.policy.counts()[i] > 0) {
-            metrics.push(name, completion_mean_logits_of(batch.policy, rows)?);
+        if rows.iter().any(|&i| policy.counts()[i] > 0) {
+            metrics.push(name, completion_mean_logits_of(policy, rows)?);
         }
     }
-    Ok(Objective { loss, metrics })
+    Ok(Objective {
+        loss,
+        metrics,
+        terms,
+    })
 }
 
 /// `[1]`: the completion-token mean of the vocabulary-mean logits over `rows` (not contiguous,

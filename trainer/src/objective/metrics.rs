@@ -20,6 +20,78 @@ pub struct Objective {
     pub loss: Tensor<1>,
     /// The metrics TRL logs for the objective, not read yet.
     pub metrics: MetricTensors,
+    /// The loss as a sum of means (`loss = Σ terms[k].mean`), each with the number of items it
+    /// averages over: what a batch cut into shards needs to add up to the whole batch's loss
+    /// ([`Objective::share_of`]).
+    pub terms: Vec<LossTerm>,
+}
+
+/// One mean a loss is the sum of: SFT's mean over trained tokens, DPO's over pairs, ORPO's NLL
+/// over chosen tokens plus its odds-ratio term over pairs.
+#[derive(Debug, Clone)]
+pub struct LossTerm {
+    /// `[1]`, attached to the graph.
+    pub mean: Tensor<1>,
+    /// The items it averages over (trained tokens, pairs, examples).
+    pub count: usize,
+}
+
+impl LossTerm {
+    /// A mean over `count` items.
+    pub fn new(mean: Tensor<1>, count: usize) -> Self {
+        LossTerm { mean, count }
+    }
+}
+
+impl Objective {
+    /// The items of each term summed over the shards of one batch (the shards' objectives
+    /// come from one method, so their terms line up).
+    ///
+    /// # Errors
+    /// [`ObjectiveError::ShapeMismatch`] when the shards have different numbers of terms.
+    pub fn term_totals<'a>(
+        shards: impl IntoIterator<Item = &'a Objective>,
+    ) -> Result<Vec<usize>, ObjectiveError> {
+        let mut totals: Option<Vec<usize>> = None;
+        for shard in shards {
+            let counts = shard.terms.iter().map(|t| t.count);
+            match &mut totals {
+                None => totals = Some(counts.collect()),
+                Some(t) if t.len() == shard.terms.len() => {
+                    t.iter_mut().zip(counts).for_each(|(t, c)| *t += c);
+                }
+                Some(t) => {
+                    return Err(ObjectiveError::ShapeMismatch {
+                        what: "loss terms of a shard",
+                        expected: t.len().to_string(),
+                        found: shard.terms.len().to_string(),
+                    });
+                }
+            }
+        }
+        Ok(totals.unwrap_or_default())
+    }
+
+    /// `[1]`: this shard's part of the loss of the batch it was cut from,
+    /// `Σ_k terms[k].mean · terms[k].count / totals[k]`. Summed over the shards it is the loss
+    /// the whole batch has in one piece (a mean over all its tokens, pairs or examples), and so
+    /// are the gradients.
+    ///
+    /// # Arguments
+    /// - `totals`: [`Objective::term_totals`] of every shard of the batch.
+    pub fn share_of(&self, totals: &[usize]) -> Tensor<1> {
+        let mut parts = self
+            .terms
+            .iter()
+            .zip(totals)
+            .filter(|(t, _)| t.count > 0)
+            .map(|(t, &total)| t.mean.clone() * (t.count as f64 / total.max(1) as f64));
+        match parts.next() {
+            Some(first) => parts.fold(first, |sum, p| sum + p),
+            // A shard with nothing to average over adds nothing (and no gradient).
+            None => self.loss.clone() * 0.0,
+        }
+    }
 }
 
 /// Metric values, in the order the objective produced them (TRL's names: `rewards/chosen`,

@@ -39,7 +39,7 @@ pub use ajuste_shared::config::Method;
 pub use dpo::{DpoConfig, DpoLossType};
 pub use kto::KtoConfig;
 pub use logprobs::{LabelBatch, PairLogps, TokenLogps, token_logps};
-pub use metrics::{MetricTensors, Metrics, Objective};
+pub use metrics::{LossTerm, MetricTensors, Metrics, Objective};
 pub use orpo::OrpoConfig;
 pub use reference::{RefLogpCache, SequenceKey};
 pub use simpo::SimpoConfig;

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::logprobs::{LabelBatch, PairLogps, TokenLogps};
 use super::sft::sft_loss_from_logps;
-use super::{MetricTensors, Objective, ObjectiveError, check_positive, push_pair_rewards};
+use super::{
+    LossTerm, MetricTensors, Objective, ObjectiveError, check_positive, push_pair_rewards,
+};
 
 /// ORPO's parameters. Defaults are TRL's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -66,7 +68,13 @@ pub fn orpo_loss(
     let nll = sft_loss_from_logps(&chosen_full)?;
     let log_odds = log_odds(chosen_avg.clone(), rejected_avg.clone()); // [B]
     let ratio = log_sigmoid(log_odds.clone()); // [B]
-    let loss = nll.clone() - ratio.clone().mean() * config.beta;
+    // `nll - mean·λ`, written as a sum of its two means (the same value to the bit).
+    let odds_term = ratio.clone().mean() * (-config.beta);
+    let loss = nll.clone() + odds_term.clone();
+    let terms = vec![
+        LossTerm::new(nll.clone(), chosen_full.counts().iter().sum()),
+        LossTerm::new(odds_term, chosen.rows()),
+    ];
 
     let mut metrics = MetricTensors::new();
     let chosen_rewards = chosen_avg.clone().detach() * config.beta;
@@ -79,7 +87,11 @@ pub fn orpo_loss(
     metrics.push("nll_loss", nll);
     metrics.push("log_odds_ratio", ratio.mean());
     metrics.push("log_odds_chosen", log_odds.mean());
-    Ok(Objective { loss, metrics })
+    Ok(Objective {
+        loss,
+        metrics,
+        terms,
+    })
 }
 
 /// `[B]` log odds ratio of chosen over rejected from mean per-token log-probs:

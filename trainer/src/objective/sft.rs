@@ -7,7 +7,7 @@
 use burn::tensor::Tensor;
 
 use super::logprobs::{LabelBatch, TokenLogps, token_accuracy, token_logps};
-use super::{MetricTensors, Objective, ObjectiveError};
+use super::{LossTerm, MetricTensors, Objective, ObjectiveError};
 
 /// The SFT loss and its metrics (`mean_token_accuracy`, as TRL's `SFTTrainer` logs it).
 ///
@@ -24,7 +24,12 @@ pub fn sft_loss(logits: Tensor<3>, labels: &LabelBatch) -> Result<Objective, Obj
     let loss = sft_loss_from_logps(&tokens)?;
     let mut metrics = MetricTensors::new();
     metrics.push("mean_token_accuracy", accuracy);
-    Ok(Objective { loss, metrics })
+    let terms = vec![LossTerm::new(loss.clone(), tokens.counts().iter().sum())];
+    Ok(Objective {
+        loss,
+        metrics,
+        terms,
+    })
 }
 
 /// `[1]`: `-(sum of trained-token log-probs) / (number of trained tokens)`.

@@ -20,8 +20,8 @@ use super::dpo::conservative_sigmoid_loss;
 use super::logprobs::{PairLogps, TokenLogps};
 use super::sft::sft_loss_from_logps;
 use super::{
-    MetricTensors, Objective, ObjectiveError, check_non_negative, check_positive, check_smoothing,
-    push_pair_rewards,
+    LossTerm, MetricTensors, Objective, ObjectiveError, check_non_negative, check_positive,
+    check_smoothing, push_pair_rewards,
 };
 
 /// SimPO's parameters.
@@ -76,9 +76,15 @@ pub fn simpo_loss(policy: &TokenLogps, config: &SimpoConfig) -> Result<Objective
     let losses = simpo_pair_losses(chosen_avg.clone(), rejected_avg.clone(), config);
 
     let mut loss = losses.mean();
+    let mut terms = vec![LossTerm::new(loss.clone(), chosen.rows())];
     let nll = if config.cpo_alpha > 0.0 {
         let nll = sft_loss_from_logps(&chosen)?;
-        loss = loss + nll.clone() * config.cpo_alpha;
+        let weighted = nll.clone() * config.cpo_alpha;
+        terms.push(LossTerm::new(
+            weighted.clone(),
+            chosen.counts().iter().sum(),
+        ));
+        loss = loss + weighted;
         Some(nll)
     } else {
         None
@@ -96,7 +102,11 @@ pub fn simpo_loss(policy: &TokenLogps, config: &SimpoConfig) -> Result<Objective
         Some(nll) => metrics.push("nll_loss", nll),
         None => metrics.push_value("nll_loss", 0.0),
     }
-    Ok(Objective { loss, metrics })
+    Ok(Objective {
+        loss,
+        metrics,
+        terms,
+    })
 }
 
 /// `[B]` SimPO losses from the mean per-token log-probs of `B` pairs.

@@ -450,6 +450,37 @@ impl Batch {
         }
     }
 
+    /// [`Batch::collate`] for a shard of a micro-batch cut across devices: the same layout,
+    /// but a KTO shard carries no KL rows (the micro-batch's KL estimate is computed once, on
+    /// the whole micro-batch), so it may hold a single example.
+    ///
+    /// # Errors
+    /// The errors of [`Batch::pad`], and [`ObjectiveError::EmptyBatch`].
+    pub fn collate_shard(
+        examples: &[&Example],
+        pad_id: u32,
+        max_len: usize,
+    ) -> Result<Batch, ObjectiveError> {
+        if !matches!(examples.first(), Some(Example::Feedback { .. })) {
+            return Batch::collate(examples, pad_id, max_len);
+        }
+        let mut seqs = Vec::with_capacity(examples.len());
+        let mut desirable = Vec::with_capacity(examples.len());
+        for e in examples {
+            if let Example::Feedback {
+                sequence,
+                desirable: d,
+            } = e
+            {
+                seqs.push(sequence);
+                desirable.push(*d);
+            }
+        }
+        let mut batch = Batch::pad(&seqs, pad_id)?;
+        batch.desirable = desirable;
+        Ok(batch)
+    }
+
     /// `[rows, seq]` token ids on `device`.
     pub fn ids_tensor(&self, device: &Device) -> Tensor<2, Int> {
         Tensor::from_data(

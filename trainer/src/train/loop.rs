@@ -24,15 +24,18 @@ use web_time::Instant;
 use super::TrainError;
 use super::data::{Batch, Example, Sampler, derive_seed};
 use super::events::{EvalEvent, Event, StartEvent, StepEvent, SummaryEvent};
+use super::multi::{self, Replicas};
 use super::optim::{AdamW, AdamWConfig, GradAccumulator, num_trainable};
 use super::schedule::LrSchedule;
 use crate::model::Model;
 use crate::objective::dpo::dpo_loss;
-use crate::objective::kto::{KtoBatch, kto_loss};
+use crate::objective::kto::{kl_estimate, kto_loss_with_kl};
 use crate::objective::orpo::orpo_loss;
 use crate::objective::sft::sft_loss;
 use crate::objective::simpo::simpo_loss;
-use crate::objective::{Metrics, Objective, ObjectiveConfig, PairLogps, RefLogpCache, token_logps};
+use crate::objective::{
+    MetricTensors, Metrics, Objective, ObjectiveConfig, PairLogps, RefLogpCache, token_logps,
+};
 
 /// Keeps the dropout seeds of micro-batches apart from the shuffling seeds of epochs.
 const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7400;
@@ -100,6 +103,8 @@ pub struct Trainer {
     start_progress: Progress,
     last_loss: f64,
     last_eval: Metrics,
+    /// The other devices of a multi-device run ([`Trainer::set_devices`]).
+    replicas: Option<Replicas>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -229,6 +234,7 @@ impl Trainer {
             start_progress: progress,
             last_loss: f64::NAN,
             last_eval: Metrics::new(),
+            replicas: None,
         })
     }
 
@@ -250,6 +256,41 @@ impl Trainer {
         self.start_progress = progress;
         self.optimizer = optimizer;
         Ok(())
+    }
+
+    /// Spreads the steps over several devices of one machine (see [`multi`](super::multi)): a
+    /// replica of the model on each of `devices[1..]`, every micro-batch cut into one shard per
+    /// device, the gradients summed onto `devices[0]`, where the optimiser steps. The loss and
+    /// the weights are those of a one-device run at the same `batch_size` and accumulation
+    /// (float rounding aside). Evaluation runs on the first device.
+    ///
+    /// # Arguments
+    /// - `devices`: the run's devices, autodiff enabled, the first the model's own; one device
+    ///   leaves the run as it is.
+    /// - `all_reduce`: sum gradients with burn's NCCL `all_reduce` (CUDA devices, in a build
+    ///   with the `cuda` feature) instead of moving them to the first device.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] when the first device is not the model's, a device has no
+    /// autodiff, or `all_reduce` is asked of a build without the `cuda` feature.
+    pub fn set_devices(
+        &mut self,
+        devices: Vec<Device>,
+        all_reduce: bool,
+    ) -> Result<(), TrainError> {
+        if all_reduce && !cfg!(feature = "cuda") {
+            return Err(TrainError::Config(
+                "summing gradients with all_reduce needs the `cuda` feature".into(),
+            ));
+        }
+        let replicas = Replicas::new(self.model(), devices, all_reduce)?;
+        self.replicas = (replicas.devices.len() > 1).then_some(replicas);
+        Ok(())
+    }
+
+    /// How many devices the steps run on.
+    pub fn device_count(&self) -> usize {
+        self.replicas.as_ref().map_or(1, |r| r.devices.len())
     }
 
     /// The model being trained.
@@ -355,49 +396,119 @@ impl Trainer {
 
     /// The objective of one batch on `model` (the training model, or an eval copy).
     fn objective(&self, model: &Model, batch: &Batch) -> Result<Objective, TrainError> {
-        let device = model_device(model);
-        let logits = model.forward(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
-        let out = match &self.objective {
-            ObjectiveConfig::Sft => sft_loss(logits, &batch.labels)?,
-            ObjectiveConfig::Dpo(cfg) => {
-                let policy = token_logps(logits, &batch.labels)?;
-                let refs = self.ref_cache.batch(&batch.keys, &device)?;
-                dpo_loss(&policy, &PairLogps::from_rows(refs)?, cfg)?
+        let kl = match &self.objective {
+            ObjectiveConfig::Kto(_) => Some(self.kto_kl(model, batch)?),
+            _ => None,
+        };
+        batch_objective(&self.objective, &self.ref_cache, model, batch, kl)
+    }
+
+    /// `[1]` KTO's KL estimate of a micro-batch: its mismatched rows under the policy (without
+    /// gradient, as TRL computes them) and under the reference model.
+    fn kto_kl(&self, model: &Model, batch: &Batch) -> Result<Tensor<1>, TrainError> {
+        let kl = batch
+            .kl
+            .as_deref()
+            .ok_or_else(|| TrainError::Config("a KTO batch without its KL rows".into()))?;
+        let kl_logps = |m: &Model| -> Result<Tensor<1>, TrainError> {
+            let d = model_device(m);
+            let logits = m.forward(kl.ids_tensor(&d), Some(kl.mask_tensor(&d)));
+            Ok(token_logps(logits, &kl.labels)?.sequence_logps())
+        };
+        let policy_kl = kl_logps(&model.valid())?;
+        let reference_kl = kl_logps(&self.reference_model())?;
+        Ok(kl_estimate(policy_kl, reference_kl))
+    }
+
+    /// One micro-batch of a multi-device step: one shard per device, each shard's objective
+    /// computed on its device, then each shard's part of the micro-batch's loss (divided by the
+    /// accumulation) back-propagated there and its gradients added to that device's
+    /// accumulator.
+    ///
+    /// # Returns
+    /// Per shard, its metrics (with `loss`: its part of the micro-batch's loss) and the weight
+    /// of its metrics in the micro-batch's; and the micro-batch's real tokens.
+    fn sharded_micro_batch(
+        &self,
+        replicas: &Replicas,
+        examples: &[&Example],
+        seed: u64,
+        grads: &mut [GradAccumulator],
+    ) -> Result<(Vec<(MetricTensors, f64)>, usize), TrainError> {
+        let accumulation = self.config.gradient_accumulation_steps.max(1) as f64;
+        let primary = self.model();
+        let kl = match &self.objective {
+            ObjectiveConfig::Kto(_) => {
+                let whole = Batch::collate(examples, self.pad_id, self.config.max_length)?;
+                Some(self.kto_kl(primary, &whole)?)
             }
-            ObjectiveConfig::Simpo(cfg) => simpo_loss(&token_logps(logits, &batch.labels)?, cfg)?,
-            ObjectiveConfig::Orpo(cfg) => {
-                let policy = token_logps(logits, &batch.all_token_labels()?)?;
-                orpo_loss(&policy, &batch.labels, cfg)?
-            }
-            ObjectiveConfig::Kto(cfg) => {
-                let policy = token_logps(logits, &batch.labels)?;
-                let kl = batch
-                    .kl
-                    .as_deref()
-                    .ok_or_else(|| TrainError::Config("a KTO batch without its KL rows".into()))?;
-                // TRL computes the KL rows' log-probs without gradient.
-                let frozen = model.valid();
-                let kl_logps = |m: &Model| -> Result<Tensor<1>, TrainError> {
-                    let d = model_device(m);
-                    let logits = m.forward(kl.ids_tensor(&d), Some(kl.mask_tensor(&d)));
-                    Ok(token_logps(logits, &kl.labels)?.sequence_logps())
-                };
-                let policy_kl = kl_logps(&frozen)?;
-                let reference_kl = kl_logps(&self.reference_model())?;
-                let reference = self.ref_cache.batch(&batch.keys, &device)?;
-                kto_loss(
-                    &KtoBatch {
-                        policy: &policy,
-                        policy_kl,
-                        reference,
-                        reference_kl,
-                        desirable: &batch.desirable,
-                    },
-                    cfg,
-                )?
+            _ => None,
+        };
+        let batches = multi::shard_ranges(examples.len(), replicas.devices.len())
+            .into_iter()
+            .map(|r| Batch::collate_shard(&examples[r], self.pad_id, self.config.max_length))
+            .collect::<Result<Vec<_>, _>>()?;
+        // flex's RNG (and cubecl's seeds) are per process: a shard's seed and its forward pass
+        // (where dropout draws) go together, one shard at a time, or the masks would depend on
+        // how the threads interleave.
+        let dropout =
+            self.config.adapter.kind != AdapterKind::None && self.config.adapter.lora_dropout > 0.0;
+        let rng = std::sync::Mutex::new(());
+        let (objective, refs) = (&self.objective, &self.ref_cache);
+        type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+        let forward: Vec<Job<'_, Result<Objective, TrainError>>> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, batch)| {
+                let model = replicas.model(primary, i);
+                let device = &replicas.devices[i];
+                let kl = kl.clone().map(|z| z.to_device(device));
+                let rng = &rng;
+                Box::new(move || {
+                    let _turn = dropout.then(|| rng.lock().unwrap_or_else(|e| e.into_inner()));
+                    device.seed(derive_seed(seed, i as u64));
+                    batch_objective(objective, refs, model, batch, kl)
+                }) as Job<'_, _>
+            })
+            .collect();
+        let objectives = multi::on_devices(forward)
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let totals = Objective::term_totals(&objectives)?;
+        let backward: Vec<Job<'_, MetricTensors>> = objectives
+            .into_iter()
+            .zip(grads.iter_mut())
+            .enumerate()
+            .map(|(i, (shard, acc))| {
+                let model = replicas.model(primary, i);
+                let totals = &totals;
+                Box::new(move || {
+                    let part = shard.share_of(totals);
+                    let mut pending = shard.metrics;
+                    pending.push("loss", part.clone());
+                    acc.accumulate(model, (part / accumulation).backward());
+                    pending
+                }) as Job<'_, _>
+            })
+            .collect();
+        let pending = multi::on_devices(backward);
+        // Metrics are weighted as evaluation weighs batches: SFT by trained tokens, the
+        // preference methods by examples.
+        let sft = self.config.method() == Method::Sft;
+        let weight = |b: &Batch| -> f64 {
+            if sft {
+                b.labels.trained_counts().iter().sum::<usize>() as f64
+            } else {
+                b.examples as f64
             }
         };
-        Ok(out)
+        let total: f64 = batches.iter().map(weight).sum();
+        let weighted = pending
+            .into_iter()
+            .zip(&batches)
+            .map(|(p, b)| (p, weight(b) / total.max(f64::MIN_POSITIVE)))
+            .collect();
+        Ok((weighted, batches.iter().map(|b| b.tokens).sum()))
     }
 
     /// Takes one optimiser step and returns its event.
@@ -410,37 +521,64 @@ impl Trainer {
         let started = Instant::now();
         let lr = self.schedule.lr(self.progress.step);
         let accumulation = self.config.gradient_accumulation_steps.max(1);
-        let mut grads = GradAccumulator::new();
+        // One accumulator per device (the first device's alone on one device).
+        let mut grads: Vec<GradAccumulator> = (0..self.device_count())
+            .map(|_| GradAccumulator::new())
+            .collect();
         let mut loss = 0.0;
         let mut metrics = MetricMeans::default();
         let mut tokens = 0;
         for _ in 0..accumulation {
             let (_, indices) = self.sampler.batch(self.progress.micro_batches);
             let examples: Vec<&Example> = indices.iter().map(|&i| &self.train[i]).collect();
-            let batch = Batch::collate(&examples, self.pad_id, self.config.max_length)?;
-            self.device.seed(derive_seed(
+            let seed = derive_seed(
                 self.config.seed ^ DROPOUT_STREAM,
                 self.progress.micro_batches as u64,
-            ));
-            let Objective {
-                loss: micro_loss,
-                metrics: mut pending,
-            } = self.objective(self.model(), &batch)?;
-            pending.push("loss", micro_loss.clone());
-            let backward = (micro_loss / accumulation as f64).backward();
-            grads.accumulate(self.model(), backward);
-            let values = pending.read().await?;
-            loss += values.get("loss").unwrap_or(f64::NAN) / accumulation as f64;
-            metrics.add(&values, 1.0);
-            tokens += batch.tokens;
+            );
+            let shards = match &self.replicas {
+                None => {
+                    let batch = Batch::collate(&examples, self.pad_id, self.config.max_length)?;
+                    self.device.seed(seed);
+                    let Objective {
+                        loss: micro_loss,
+                        metrics: mut pending,
+                        ..
+                    } = self.objective(self.model(), &batch)?;
+                    pending.push("loss", micro_loss.clone());
+                    let backward = (micro_loss / accumulation as f64).backward();
+                    grads[0].accumulate(self.model(), backward);
+                    tokens += batch.tokens;
+                    vec![(pending, 1.0)]
+                }
+                Some(replicas) => {
+                    let (shards, t) =
+                        self.sharded_micro_batch(replicas, &examples, seed, &mut grads)?;
+                    tokens += t;
+                    shards
+                }
+            };
+            // A shard's `loss` is its part of the micro-batch's: they add up.
+            for (pending, weight) in shards {
+                let values = pending.read().await?;
+                loss += values.get("loss").unwrap_or(f64::NAN) / accumulation as f64;
+                metrics.add(&values, weight);
+            }
             self.progress.micro_batches += 1;
         }
+        let mut grads = match &self.replicas {
+            None => grads.pop().unwrap_or_default(),
+            Some(replicas) => multi::gather(grads, replicas, self.model()),
+        };
         let norm = grads.clip(self.config.max_grad_norm);
         let model = self
             .model
             .take()
             .expect("the model is in place between steps");
-        self.model = Some(self.optimizer.step(model, grads, lr));
+        let model = self.optimizer.step(model, grads, lr);
+        if let Some(replicas) = &mut self.replicas {
+            multi::sync_replicas(&model, replicas);
+        }
+        self.model = Some(model);
         self.progress.step += 1;
         let grad_norm = match norm {
             Some(n) => read_scalar(n).await?,
@@ -496,6 +634,7 @@ impl Trainer {
             let Objective {
                 loss,
                 metrics: mut pending,
+                ..
             } = self.objective(&model, &batch)?;
             pending.push("loss", loss);
             metrics.add(&pending.read().await?, weight);
@@ -616,6 +755,41 @@ impl Trainer {
 #[cfg(not(target_family = "wasm"))]
 pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     burn::tensor::read_sync(future)
+}
+
+/// The objective of one batch on `model`. KTO takes `kl`, the KL estimate of the micro-batch
+/// the batch is (a shard of).
+fn batch_objective(
+    objective: &ObjectiveConfig,
+    refs: &RefLogpCache,
+    model: &Model,
+    batch: &Batch,
+    kl: Option<Tensor<1>>,
+) -> Result<Objective, TrainError> {
+    let device = model_device(model);
+    let logits = model.forward(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
+    let out = match objective {
+        ObjectiveConfig::Sft => sft_loss(logits, &batch.labels)?,
+        ObjectiveConfig::Dpo(cfg) => {
+            let policy = token_logps(logits, &batch.labels)?;
+            let refs = refs.batch(&batch.keys, &device)?;
+            dpo_loss(&policy, &PairLogps::from_rows(refs)?, cfg)?
+        }
+        ObjectiveConfig::Simpo(cfg) => simpo_loss(&token_logps(logits, &batch.labels)?, cfg)?,
+        ObjectiveConfig::Orpo(cfg) => {
+            let policy = token_logps(logits, &batch.all_token_labels()?)?;
+            orpo_loss(&policy, &batch.labels, cfg)?
+        }
+        ObjectiveConfig::Kto(cfg) => {
+            let kl = kl.ok_or_else(|| {
+                TrainError::Config("a KTO batch without the KL estimate of its micro-batch".into())
+            })?;
+            let policy = token_logps(logits, &batch.labels)?;
+            let reference = refs.batch(&batch.keys, &device)?;
+            kto_loss_with_kl(&policy, reference, &batch.desirable, kl, cfg)?
+        }
+    };
+    Ok(out)
 }
 
 /// The device the model's parameters live on.

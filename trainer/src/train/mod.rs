@@ -6,6 +6,7 @@
 //! - [`optim`]: AdamW as `torch.optim.AdamW`, global-norm clipping, gradient accumulation.
 //! - [`events`]: what a run reports (`events.jsonl`).
 //! - [`Trainer`]: the loop, generic over the device, async so that it runs in a browser worker.
+//! - [`multi`]: several devices of one machine for one run (`--devices`).
 //! - [`checkpoint`] (native): `checkpoints/step-N/` directories and resuming from them.
 //!
 //! ```no_run
@@ -35,6 +36,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod events;
+pub mod multi;
 pub mod optim;
 #[path = "loop.rs"]
 mod run_loop;

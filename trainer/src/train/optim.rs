@@ -182,6 +182,42 @@ impl GradAccumulator {
         }
     }
 
+    /// Adds every gradient of `other` (accumulated on another device) to this one's, moving it
+    /// to `device` first; a parameter only `other` has is taken over. burn's
+    /// `MultiGradientsParams::remove` sums gradients of several devices the same way.
+    pub fn add_from(&mut self, other: GradAccumulator, device: &Device) {
+        for (path, a) in other.grads {
+            let grad = a.grad.to_device(device);
+            match self.grads.get_mut(&path) {
+                Some(mine) => mine.grad = mine.grad.clone() + grad,
+                None => {
+                    self.grads.insert(path, AccumulatedGrad { id: a.id, grad });
+                }
+            }
+        }
+    }
+
+    /// Adds a zero gradient on `device` for every trainable parameter of `model` that has none
+    /// yet (a device that got no shard still joins a collective with every parameter).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn fill_missing(&mut self, model: &Model, device: &Device) {
+        for p in trainable_params(model) {
+            let n = p.dims.iter().product::<usize>();
+            self.grads.entry(p.path).or_insert_with(|| AccumulatedGrad {
+                id: p.id,
+                grad: Tensor::zeros([n], device),
+            });
+        }
+    }
+
+    /// Replaces every gradient by `f` of it, in path order (the same order on every device).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn map_grads(&mut self, mut f: impl FnMut(Tensor<1>) -> Tensor<1>) {
+        for a in self.grads.values_mut() {
+            a.grad = f(a.grad.clone());
+        }
+    }
+
     /// Whether no gradient was accumulated.
     pub fn is_empty(&self) -> bool {
         self.grads.is_empty()
