@@ -213,6 +213,37 @@ pub fn parse_devices(list: &str) -> Result<Vec<DeviceSpec>, DeviceError> {
     Ok(specs)
 }
 
+/// A parsed `--devices` list ([`parse_devices`]), for argument parsers that take `FromStr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceList(pub Vec<DeviceSpec>);
+
+impl DeviceList {
+    /// The backend of every device of the list.
+    pub fn kind(&self) -> DeviceKind {
+        self.0.first().map_or(DeviceKind::Cpu, |s| s.kind)
+    }
+}
+
+impl FromStr for DeviceList {
+    type Err = DeviceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_devices(s).map(DeviceList)
+    }
+}
+
+impl fmt::Display for DeviceList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, spec) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{spec}")?;
+        }
+        Ok(())
+    }
+}
+
 /// How many devices of `kind` this machine has (CPU: its cores, the most replicas allowed).
 /// Opens the GPU backend to count its devices.
 ///

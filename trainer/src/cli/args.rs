@@ -475,6 +475,9 @@ pub struct TrainArgs {
     /// LoRA alpha (the update is scaled by alpha/r, or alpha/sqrt(r) for rslora).
     #[arg(long, value_name = "A")]
     pub alpha: Option<f64>,
+    /// Dropout on the LoRA input (default 0.05; 0 makes --devices runs equal one device's).
+    #[arg(long, value_name = "P")]
+    pub lora_dropout: Option<f64>,
     /// Optimiser steps to take (instead of --epochs).
     #[arg(long, value_name = "N", conflicts_with = "epochs")]
     pub steps: Option<usize>,
@@ -505,6 +508,10 @@ pub struct TrainArgs {
     /// Where to compute: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: crate::device::DeviceKind,
+    /// Several devices of one kind (cuda:0,cuda:1 or wgpu:0,wgpu:1; cpu:0,cpu:1 are replicas on
+    /// the CPU): each micro-batch is split across them, the loss stays one device's.
+    #[arg(long, value_name = "KIND:N,...", conflicts_with = "device")]
+    pub devices: Option<crate::device::DeviceList>,
     /// The run directory (created); refused if it holds another run, unless --resume.
     #[arg(long, short = 'o', value_name = "RUN_DIR")]
     pub out: PathBuf,

@@ -4,6 +4,7 @@ mod util;
 
 mod bundle;
 mod data;
+mod devices;
 mod export;
 mod robustness;
 mod train;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::util::{CliTest, fixture, fx, read_jsonl};
 
 /// A tiny model directory named `name` in the test directory; `hidden` sets its shape.
-fn model(t: &CliTest, name: &str, hidden: usize) -> PathBuf {
+pub(crate) fn model(t: &CliTest, name: &str, hidden: usize) -> PathBuf {
     let json = format!(
         r#"{{"model_type":"llama","hidden_size":{hidden},"intermediate_size":96,
         "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":420,
@@ -41,7 +41,7 @@ fn model(t: &CliTest, name: &str, hidden: usize) -> PathBuf {
     dir
 }
 
-fn data(name: &str) -> String {
+pub(crate) fn data(name: &str) -> String {
     fx(&format!("tests/fixtures/train/{name}"))
 }
 
@@ -49,7 +49,7 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn events(run: &Path) -> Vec<Value> {
+pub(crate) fn events(run: &Path) -> Vec<Value> {
     read_jsonl(&run.join("events.jsonl"))
 }
 

@@ -54,6 +54,11 @@ struct Data {
 }
 
 pub fn run(args: &TrainArgs) -> Result<ExitStatus> {
+    // The devices first: a list this machine cannot run fails before anything is read or written.
+    let (kind, devices) = match &args.devices {
+        Some(list) => (list.kind(), crate::device::devices(&list.0)?),
+        None => (args.device, vec![device(args.device)?]),
+    };
     let (config, data, template) = match resolve_inputs(args)? {
         Ok(resolved) => resolved,
         Err(status) => return Ok(status),
@@ -87,11 +92,18 @@ pub fn run(args: &TrainArgs) -> Result<ExitStatus> {
         }
     };
 
-    let kind = args.device;
-    let mut dev = device(kind)?.autodiff();
-    if config.gradient_checkpointing {
-        dev = dev.gradient_checkpointing();
-    }
+    let devices: Vec<_> = devices
+        .into_iter()
+        .map(|d| {
+            let d = d.autodiff();
+            if config.gradient_checkpointing {
+                d.gradient_checkpointing()
+            } else {
+                d
+            }
+        })
+        .collect();
+    let dev = devices[0].clone();
     let spec = match &resume_from {
         Some(ckpt) if ckpt.state.adapter => {
             let spec = AdapterSpec::peft(ckpt.weights_dir());
@@ -130,6 +142,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitStatus> {
         options,
     )
     .map_err(|e| anyhow!("{e}"))?;
+    // Several devices: replicas of the model on the others, gradients summed onto the first
+    // (through NCCL between CUDA devices).
+    trainer
+        .set_devices(
+            devices,
+            kind == crate::device::DeviceKind::Cuda && args.devices.is_some(),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
     if let Some(ckpt) = &resume_from {
         ckpt.resume(&mut trainer)?;
         eprintln!(
@@ -141,12 +161,16 @@ pub fn run(args: &TrainArgs) -> Result<ExitStatus> {
     }
     let start = trainer.start_event();
     eprintln!(
-        "training {} with {} on {} examples ({} eval) for {} steps on {kind}; {} trainable values",
+        "training {} with {} on {} examples ({} eval) for {} steps on {}; {} trainable values",
         config.method(),
         adapter_name(config.adapter.kind),
         start.train_examples,
         start.eval_examples,
         start.total_steps,
+        match &args.devices {
+            Some(list) if list.0.len() > 1 => list.to_string(),
+            _ => kind.to_string(),
+        },
         start.trainable_params,
     );
 
@@ -291,6 +315,9 @@ fn apply_overrides(config: &mut TrainConfig, args: &TrainArgs) {
     }
     if let Some(a) = args.alpha {
         config.adapter.lora_alpha = a;
+    }
+    if let Some(p) = args.lora_dropout {
+        config.adapter.lora_dropout = p;
     }
     if let Some(steps) = args.steps {
         config.steps = Some(steps);
