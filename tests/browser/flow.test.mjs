@@ -90,20 +90,22 @@ async function textOf(locator, expected, timeout = 20_000) {
 }
 
 /**
- * Waits until the worker has saved the session with `ops` changes in the browser's storage (it
- * saves right after answering, so a reload straight after a change could beat the save).
+ * Asserts that the browser's storage already holds the session with `ops` changes. The worker
+ * saves a change before it answers, so once the page shows a change it is saved: no waiting
+ * here, and a reload straight after must restore it.
  */
 async function saved(ops) {
-  await page.waitForFunction(async (ops) => {
+  const found = await page.evaluate(async () => {
     try {
       const root = await navigator.storage.getDirectory();
       const dir = await root.getDirectoryHandle("ajuste-studio");
       const file = await (await dir.getFileHandle("session.json")).getFile();
-      return JSON.parse(await file.text()).ops.length === ops;
-    } catch {
-      return false;
+      return JSON.parse(await file.text()).ops.length;
+    } catch (error) {
+      return `no saved session: ${error}`;
     }
-  }, ops);
+  });
+  assert.equal(found, ops, "the saved session lags behind the page");
 }
 
 /** Splits a POSIX shell line as `shell_line` (shared/src/command.rs) writes it. */

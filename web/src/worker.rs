@@ -166,8 +166,9 @@ async fn handle(worker: &Worker, incoming: Incoming) {
                 .open(&name, bytes, format, &mut progress);
             match result {
                 Ok(summary) => {
+                    save(worker, true, &mut progress).await;
                     send(Response::Session(Box::new(summary)));
-                    save(worker, true).await;
+                    tidy(worker).await;
                 }
                 Err(reason) => send(Response::OpenFailed { name, reason }),
             }
@@ -184,8 +185,8 @@ async fn handle(worker: &Worker, incoming: Incoming) {
             let result = worker.engine.borrow_mut().apply(op, &mut progress);
             match result {
                 Ok(summary) => {
+                    save(worker, false, &mut progress).await;
                     send(Response::Session(Box::new(summary)));
-                    save(worker, false).await;
                 }
                 Err(message) => send(failed("apply", message)),
             }
@@ -211,8 +212,8 @@ async fn handle(worker: &Worker, incoming: Incoming) {
             };
             match result {
                 Ok(summary) => {
+                    save(worker, false, &mut progress).await;
                     send(Response::Session(Box::new(summary)));
-                    save(worker, false).await;
                 }
                 Err(message) => send(failed("tokenizer", message)),
             }
@@ -221,8 +222,8 @@ async fn handle(worker: &Worker, incoming: Incoming) {
             let result = worker.engine.borrow_mut().undo(&mut progress);
             match result {
                 Ok(summary) => {
+                    save(worker, false, &mut progress).await;
                     send(Response::Session(Box::new(summary)));
-                    save(worker, false).await;
                 }
                 Err(message) => send(failed("undo", message)),
             }
@@ -322,29 +323,46 @@ fn source_file(sha256: &str) -> String {
 
 const SESSION_FILE: &str = "session.json";
 
-/// Writes the session to storage: the ops always, the source bytes when `with_source` (a new
-/// file). Storage is a convenience: when it fails (private mode, quota), the studio keeps
-/// working and says so in the console.
-async fn save(worker: &Worker, with_source: bool) {
+/// Writes the session to storage: the source bytes first when `with_source` (a new file), then
+/// the ops. Callers await it *before* answering the page, so that a change the page has been
+/// told about is already saved: a reload right after it restores it. (The page stays
+/// responsive meanwhile: it only waits for this answer, with its progress shown.) The session
+/// file is written last and replaced whole, so a reload during the save finds the previous
+/// session or this one, never a mix. Storage is a convenience: when it fails (private mode,
+/// quota), the studio keeps working and says so in the console.
+async fn save(worker: &Worker, with_source: bool, progress: &mut dyn FnMut(&str, u64, u64)) {
     let saved = worker.engine.borrow().saved();
     let Some((saved, _blobs)) = saved else {
         return;
     };
     let result = async {
         if with_source {
+            // Copied out so that no borrow of the engine is held across the await.
             let bytes = worker.engine.borrow().source_bytes().map(<[u8]>::to_vec);
             if let Some(bytes) = bytes {
+                progress("Keeping the file in this browser", 0, 0);
                 storage::write(&source_file(&saved.sha256), &bytes).await?;
             }
         }
         let json = serde_json::to_vec(&saved).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        storage::write(SESSION_FILE, &json).await?;
-        // Sources of earlier sessions are no longer needed.
-        storage::remove_except(&["session.json", &source_file(&saved.sha256)], "source-").await
+        storage::write(SESSION_FILE, &json).await
     }
     .await;
     if let Err(e) = result {
         web_sys::console::warn_2(&"ajuste: the session could not be saved".into(), &e);
+    }
+}
+
+/// Removes the sources of earlier sessions, which the saved session no longer needs. Nothing
+/// depends on it, so it runs after the answer (still before the next request).
+async fn tidy(worker: &Worker) {
+    let saved = worker.engine.borrow().saved();
+    let Some((saved, _blobs)) = saved else {
+        return;
+    };
+    let keep = source_file(&saved.sha256);
+    if let Err(e) = storage::remove_except(&[SESSION_FILE, &keep], "source-").await {
+        web_sys::console::warn_2(&"ajuste: old files could not be removed".into(), &e);
     }
 }
 
