@@ -406,6 +406,11 @@ describe("flow", () => {
     }
 
     const line = (await textOf(byId("bundle-command"), /^ajuste bundle create /)).trim();
+    // The line's Copy button puts exactly it on the clipboard.
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(server.url).origin });
+    await byId("copy-bundle-command").click();
+    await textOf(byId("copy-bundle-command"), "Copied");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), line);
     // Fixes and drops were made, so the command reads the edited source, which is offered too.
     await byId("needs-edited").waitFor();
     const edited = await download(byId("export-edited"));
@@ -455,6 +460,36 @@ describe("flow", () => {
     assert.deepEqual([manifest.split.train, manifest.split.eval], [train, evalCount]);
     assert.equal(manifest.template.name, "qwen");
     await screenshot(page, "flow-7-export");
+    assert.deepEqual(page.problems, []);
+  });
+
+  step("8 every page fits a 1280 and a 1024 wide window, in the light and the dark scheme", async () => {
+    // Nothing runs off the side (long lines wrap); screenshots narrow-* and dark-* to look at.
+    const pages = ["Validate", "Clean", "Deduplicate", "Template", "Statistics", "Export"];
+    for (const [width, scheme] of [
+      [1280, "light"],
+      [1024, "light"],
+      [1280, "dark"],
+    ]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const label of pages) {
+        await go(label);
+        // The page's own view (records, previews, charts) is drawn.
+        await page.waitForFunction(() => !document.querySelector(".page")?.innerText.match(/Computing…|Rendering…|Looking for duplicates…/));
+        if (label === "Validate") {
+          await byId("finding-row").first().click();
+          await byId("record-panel").getByRole("heading", { level: 2, name: /^Record \d+/ }).waitFor();
+        }
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `${label} at ${width} px runs ${overflow} px off the side`);
+        if (width !== 1280 || scheme !== "light") {
+          await screenshot(page, `${scheme === "dark" ? "dark" : "narrow"}-${label.toLowerCase()}`);
+        }
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.emulateMedia({ colorScheme: "light" });
     assert.deepEqual(page.problems, []);
   });
 });

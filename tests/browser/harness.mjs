@@ -142,10 +142,15 @@ export async function closeStudio(page) {
   await page.context().close();
 }
 
-/** Saves a full-page screenshot as `<ARTIFACTS>/<name>.png` and returns its path. */
+/**
+ * Saves a full-page screenshot as `<ARTIFACTS>/<name>.png` and returns its path. The page is
+ * scrolled to the top first: a full-page capture draws sticky panels where the scrolled
+ * viewport has them, which looks like a broken layout.
+ */
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true });
   return path;
 }

@@ -89,7 +89,7 @@ pub fn HistogramChart(props: &HistogramProps) -> Html {
     let step = h.edges.len().div_ceil(6).max(1);
     let base = HEIGHT - BOTTOM;
     html! {
-        <figure class="chart" data-testid={props.testid.clone()}>
+        <figure class="chart chart-histogram" data-testid={props.testid.clone()}>
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img"
                 aria-labelledby={format!("{id}-title {id}-desc")}>
                 <title id={format!("{id}-title")}>{ &props.title }</title>
@@ -145,6 +145,21 @@ pub struct BarChartProps {
 /// Row height of a bar chart.
 const ROW: f64 = 22.0;
 const LABEL_W: f64 = 150.0;
+/// Room right of the longest bar for its value ("123,456 (100%)").
+const VALUE_W: f64 = 110.0;
+/// Characters of a bar's label shown (the whole label is in the bar's tooltip).
+const LABEL_CHARS: usize = 22;
+
+/// `label` cut to [`LABEL_CHARS`] characters, with an ellipsis when it was longer.
+pub fn short_label(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS {
+        label.to_owned()
+    } else {
+        let mut out: String = label.chars().take(LABEL_CHARS - 1).collect();
+        out.push('…');
+        out
+    }
+}
 
 /// A horizontal bar chart (roles, languages, topics).
 #[component]
@@ -159,7 +174,7 @@ pub fn BarChart(props: &BarChartProps) -> Html {
         .max(1) as f64;
     let total: usize = props.items.iter().map(|(_, c)| c).sum();
     let height = ROW * props.items.len().max(1) as f64 + 8.0;
-    let plot_w = WIDTH - LABEL_W - 70.0;
+    let plot_w = WIDTH - LABEL_W - VALUE_W;
     let description = props
         .items
         .iter()
@@ -167,14 +182,14 @@ pub fn BarChart(props: &BarChartProps) -> Html {
         .collect::<Vec<_>>()
         .join(", ");
     html! {
-        <figure class="chart" data-testid={props.testid.clone()}>
+        <figure class="chart chart-bars" data-testid={props.testid.clone()}>
             <svg viewBox={format!("0 0 {WIDTH} {height}")} role="img"
                 aria-labelledby={format!("{id}-title {id}-desc")}>
                 <title id={format!("{id}-title")}>{ &props.title }</title>
                 <desc id={format!("{id}-desc")}>{ &description }</desc>
                 for (i, (label, count)) in props.items.iter().enumerate() {
                     <text class="bar-label" x={(LABEL_W - 8.0).to_string()}
-                        y={(4.0 + i as f64 * ROW + 15.0).to_string()} text-anchor="end">{ label }</text>
+                        y={(4.0 + i as f64 * ROW + 15.0).to_string()} text-anchor="end">{ short_label(label) }</text>
                     <rect class="bar" x={LABEL_W.to_string()} y={(4.0 + i as f64 * ROW + 3.0).to_string()}
                         width={(plot_w * *count as f64 / max).max(1.0).to_string()} height={(ROW - 6.0).to_string()}>
                         <title>{ format!("{label}: {}", format::count(*count as u64)) }</title>
@@ -217,5 +232,14 @@ mod tests {
         let mid = x_of(&edges, 200);
         assert!((mid - (LEFT + (WIDTH - LEFT - RIGHT) / 2.0)).abs() < 1e-9);
         assert_eq!(x_of(&[], 5), LEFT);
+    }
+
+    #[test]
+    fn long_bar_labels_are_cut() {
+        assert_eq!(short_label("user"), "user");
+        let long = "a topic with a name far too long for the chart";
+        let cut = short_label(long);
+        assert_eq!(cut.chars().count(), LABEL_CHARS);
+        assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')));
     }
 }

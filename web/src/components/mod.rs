@@ -1,6 +1,7 @@
 //! Pieces of UI that several pages share.
 
 pub mod chart;
+pub mod copy_button;
 pub mod dataset_card;
 pub mod drop_zone;
 pub mod empty_state;

@@ -439,6 +439,10 @@ fn PreviewView(props: &PreviewProps) -> Html {
             }
             if !p.samples.is_empty() {
                 <h3>{ format!("Changed ({} shown of {})", p.samples.len(), format::count(p.changed as u64)) }</h3>
+                <p class="legend">
+                    <span class="legend-item"><del>{ "struck out" }</del>{ ": in the record before, removed" }</span>
+                    <span class="legend-item"><ins>{ "underlined" }</ins>{ ": in the record after, added" }</span>
+                </p>
                 for sample in p.samples.iter() {
                     <article class="diff" data-testid="clean-diff">
                         <h4>{ format!("Record {} (line {})", sample.record, sample.line) }</h4>

@@ -10,6 +10,7 @@ use ajuste_shared::{Container, Format};
 use yew::prelude::*;
 
 use crate::app::Route;
+use crate::components::copy_button::CopyButton;
 use crate::components::dataset_card::format_name;
 use crate::components::page_header::PageHeader;
 use crate::components::pending_step::NeedsDataset;
@@ -103,11 +104,19 @@ fn Export(props: &ExportProps) -> Html {
                     <div class="command">
                         <p class="muted">{ "The same file, built natively:" }</p>
                         { match &s.command {
-                            Ok(line) => html! { <pre data-testid="bundle-command"><code>{ line }</code></pre> },
+                            Ok(line) => html! {
+                                <div class="command-block">
+                                    <pre data-testid="bundle-command"><code>{ command_line(line) }</code></pre>
+                                    <CopyButton text={line.clone()} what="the ajuste bundle create line" testid="copy-bundle-command" />
+                                </div>
+                            },
                             Err(why) => html! { <p class="note" data-testid="bundle-command-none">{ format!("No command line makes this bundle: {}.", why) }</p> },
                         } }
                         <p class="muted">{ "Then train it:" }</p>
-                        <pre data-testid="train-command"><code>{ &s.train_command }</code></pre>
+                        <div class="command-block">
+                            <pre data-testid="train-command"><code>{ command_line(&s.train_command) }</code></pre>
+                            <CopyButton text={s.train_command.clone()} what="the ajuste train line" testid="copy-train-command" />
+                        </div>
                     </div>
                 </div>
                 if s.edited_records + s.dropped_records > 0 {
@@ -169,6 +178,17 @@ fn Export(props: &ExportProps) -> Html {
                 }
             </section>
         </div>
+    }
+}
+
+/// A command line, each argument in a span of its own so that a line wraps between arguments
+/// (not at the hyphens inside `--drop-refusals`); the text is the line's, unchanged.
+fn command_line(line: &str) -> Html {
+    html! {
+        for (i, word) in line.split(' ').enumerate() {
+            if i > 0 { { " " } }
+            <span class="arg">{ word }</span>
+        }
     }
 }
 

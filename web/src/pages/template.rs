@@ -299,7 +299,10 @@ fn RecordRender(props: &RecordRenderProps) -> Html {
                 <span>{ format!("of {} (source record {}, line {})", format::count(v.records as u64), v.record, v.line) }</span>
                 <button type="button" class="button" onclick={next} disabled={v.position + 1 >= v.records}>{ "Next" }</button>
             </nav>
-            <p class="legend muted"><mark class="trained">{ "highlighted" }</mark>{ " text and tokens are trained; the rest is context." }</p>
+            <p class="legend" data-testid="template-legend">
+                <span class="legend-item"><mark class="trained swatch">{ "trained" }</mark>{ " text and tokens: the loss is computed on them" }</span>
+                <span class="legend-item"><span class="context swatch">{ "context" }</span>{ " (prompt, template markup): seen, not trained" }</span>
+            </p>
             for r in v.renders.iter() {
                 <Render render={r.clone()} />
             }
@@ -323,7 +326,7 @@ fn Render(props: &RenderProps) -> Html {
                     if seg.trained {
                         <mark class="trained" title={seg.role.map(|r| format!("{r}, trained")).unwrap_or_default()}>{ &seg.text }</mark>
                     } else {
-                        <span title={seg.role.map(|r| r.to_string()).unwrap_or_default()}>{ &seg.text }</span>
+                        <span class="context" title={seg.role.map(|r| r.to_string()).unwrap_or_default()}>{ &seg.text }</span>
                     }
                 }
             </pre>
@@ -332,7 +335,7 @@ fn Render(props: &RenderProps) -> Html {
                 if let Some(tokens) = &r.tokens {
                     <p class="tokens" aria-label="Tokens">
                         for t in tokens.iter() {
-                            <span class={classes!("token", t.trained.then_some("trained"))} title={format!("id {}", t.id)}>{ t.text.replace('\n', "↵") }</span>
+                            <span class={classes!("token", t.trained.then_some("trained"))} title={format!("id {}{}", t.id, if t.trained { ", trained" } else { "" })}>{ t.text.replace('\n', "↵") }</span>
                         }
                     </p>
                 }
