@@ -306,6 +306,110 @@ describe("load page", () => {
   });
 });
 
+describe("validate page", () => {
+  test("the findings table scrolls through all of 500 findings, to the last one", async () => {
+    // 500 records, each with one warning (two user turns in a row) on its own line.
+    const lines = Array.from({ length: 500 }, (_, i) =>
+      JSON.stringify({
+        conversations: [
+          { from: "human", value: `Question ${i}?` },
+          { from: "human", value: "Still there?" },
+          { from: "gpt", value: `Answer ${i}.` },
+        ],
+      }),
+    );
+    await page.locator("#file-input:enabled").waitFor();
+    await pick({ name: "many.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(`${lines.join("\n")}\n`) });
+    await status().getByTestId("dataset-card").waitFor();
+    await nav().getByRole("link", { name: "Validate" }).click();
+    const table = page.getByTestId("findings-table");
+    await page.getByTestId("findings-count").filter({ hasText: /^500 findings$/ }).waitFor();
+    const scroller = table.locator(".vscroll");
+    const rowAt = (line) => table.locator(`[data-testid="finding-row"][aria-rowindex="${line + 1}"]`);
+
+    // A box of fixed height over content as tall as every row; only rows near the view exist.
+    const size = await scroller.evaluate((el) => ({ scroll: el.scrollHeight, client: el.clientHeight }));
+    assert.ok(size.client > 200 && size.client < 600, JSON.stringify(size));
+    assert.ok(size.scroll >= 500 * 30, JSON.stringify(size));
+    await rowAt(1).waitFor();
+    assert.ok((await table.getByTestId("finding-row").count()) < 150);
+    await assertInView(scroller, rowAt(1));
+    // Each row in its place: the second right below the first.
+    const [first, second] = [await rowAt(1).boundingBox(), await rowAt(2).boundingBox()];
+    assert.ok(Math.abs(second.y - (first.y + first.height)) < 1, `${JSON.stringify(first)} ${JSON.stringify(second)}`);
+
+    // The middle, with the mouse wheel.
+    await scroller.hover();
+    for (let i = 0; i < 20 && !(await rowAt(250).count()); i++) {
+      await page.mouse.wheel(0, 800);
+      await page.waitForTimeout(50);
+    }
+    await rowAt(250).waitFor();
+
+    // The very end: the last finding is fetched, drawn in view, and opens its record.
+    await scroller.evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    const last = rowAt(500);
+    await last.waitFor();
+    assert.equal(await last.locator(".c-line").innerText(), "500");
+    assert.equal(await last.locator(".c-code").innerText(), "bad-turn-order");
+    await assertInView(scroller, last);
+    assert.equal(await rowAt(1).count(), 0, "the first rows are no longer drawn");
+    await screenshot(page, "validate-500-findings-end");
+    await last.click();
+    await page.getByTestId("record-panel").getByRole("heading", { level: 2, name: /^Record 499 \(line 500\)/ }).waitFor();
+    await page.getByTestId("record-highlight").waitFor();
+
+    // Keyboard: from the last row, ArrowUp moves to the one above.
+    await last.focus();
+    await page.keyboard.press("ArrowUp");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-rowindex")), "500");
+
+    // Another filter starts at the top of its findings.
+    await page.locator("#severity-filter").selectOption("warning");
+    await rowAt(1).waitFor();
+    await assertInView(scroller, rowAt(1));
+    assertNoProblems();
+  });
+
+  test("a change is saved before the page hears of it: a reload straight after keeps it", async () => {
+    await page.getByRole("button", { name: /Load the sample/ }).click();
+    await status().getByTestId("dataset-card").waitFor();
+    await nav().getByRole("link", { name: "Validate" }).click();
+    await page.getByTestId("finding-row").first().click();
+    const heading = page.getByTestId("record-panel").getByRole("heading", { level: 2, name: /^Record \d+/ });
+    await heading.waitFor();
+    const record = (await heading.innerText()).match(/^Record (\d+)/)[1];
+    await page.getByTestId("drop-record").click();
+    const undo = page.getByTestId("undo");
+    await undo.filter({ hasText: `Undo: drop record ${record}` }).waitFor();
+    // The page has been told: the session in the browser's storage already has the drop.
+    const ops = await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await root.getDirectoryHandle("ajuste-studio");
+      const file = await (await dir.getFileHandle("session.json")).getFile();
+      return JSON.parse(await file.text()).ops.length;
+    });
+    assert.equal(ops, 1);
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Validate" }).waitFor();
+    await undo.filter({ hasText: `Undo: drop record ${record}` }).waitFor();
+    await page.getByTestId("edit-counts").filter({ hasText: "0 records fixed by hand, 1 dropped by hand." }).waitFor();
+    assertNoProblems();
+  });
+});
+
+/** Asserts that `row` is drawn within the visible part of the scroll box `scroller`. */
+async function assertInView(scroller, row) {
+  const box = await scroller.boundingBox();
+  const r = await row.boundingBox();
+  assert.ok(
+    r && r.y >= box.y - 1 && r.y + r.height <= box.y + box.height + 1,
+    `the row at ${JSON.stringify(r)} is outside the table's view ${JSON.stringify(box)}`,
+  );
+}
+
 async function assertCurrent(label) {
   const current = nav().locator('[aria-current="page"]');
   assert.equal(await current.count(), 1, "exactly one nav link should be current");

@@ -25,14 +25,57 @@ pub const ROW_HEIGHT: f64 = 34.0;
 const VIEW_HEIGHT: f64 = 408.0;
 /// Rows fetched beyond those in view, on each side.
 const OVERSCAN: usize = 40;
+/// The tallest the scrolled content is made. Browsers cap an element's height (Firefox near
+/// 17.9 million pixels, Chromium near 33.5 million), so past this many pixels (about 235,000
+/// findings) the scroll bar maps onto the rows proportionally instead of one pixel for one.
+pub const MAX_SCROLL_HEIGHT: f64 = 8_000_000.0;
+
+/// Height of the content the table scrolls: every row's, up to [`MAX_SCROLL_HEIGHT`].
+pub fn scroll_height(total: usize) -> f64 {
+    (total as f64 * ROW_HEIGHT).min(MAX_SCROLL_HEIGHT)
+}
+
+/// Where the view starts among all the rows (in pixels of rows) when the box is scrolled to
+/// `scroll_top`: the same number while every row fits, scaled when they do not; clamped to
+/// the last screenful, so a position left over from a longer list still shows rows.
+pub fn rows_top(scroll_top: f64, total: usize) -> f64 {
+    let full = total as f64 * ROW_HEIGHT;
+    let real = scroll_height(total);
+    let last = (full - VIEW_HEIGHT).max(0.0);
+    let top = if full > real {
+        scroll_top * last / (real - VIEW_HEIGHT).max(1.0)
+    } else {
+        scroll_top
+    };
+    top.clamp(0.0, last)
+}
+
+/// Where row `index` is drawn in the scrolled content.
+pub fn row_top(index: usize, scroll_top: f64, total: usize) -> f64 {
+    let y = index as f64 * ROW_HEIGHT;
+    if total as f64 * ROW_HEIGHT > scroll_height(total) {
+        // Scaled: placed around the view, which shows the rows from `rows_top` on.
+        scroll_top + y - rows_top(scroll_top, total)
+    } else {
+        y
+    }
+}
+
+/// Height of the scrolling box for a list of `total` rows (`None`: not known yet): room for
+/// every row, at least three and at most [`VIEW_HEIGHT`].
+pub fn box_height(total: Option<usize>) -> f64 {
+    total.map_or(VIEW_HEIGHT, |n| {
+        (n.max(3) as f64 * ROW_HEIGHT).min(VIEW_HEIGHT)
+    })
+}
 
 /// The rows `[start, end)` to have fetched when the table is scrolled to `scroll_top`.
 pub fn window(scroll_top: f64, total: usize) -> (usize, usize) {
-    let first = (scroll_top.max(0.0) / ROW_HEIGHT) as usize;
+    let first = (rows_top(scroll_top, total) / ROW_HEIGHT) as usize;
     let visible = (VIEW_HEIGHT / ROW_HEIGHT).ceil() as usize + 1;
-    let start = first.saturating_sub(OVERSCAN);
-    let end = (first + visible + OVERSCAN).min(total.max(first + visible));
-    (start.min(total), end.min(total).max(start.min(total)))
+    let start = first.saturating_sub(OVERSCAN).min(total);
+    let end = (first + visible + OVERSCAN).min(total).max(start);
+    (start, end)
 }
 
 /// The page at [`Route::Validate`].
@@ -232,6 +275,18 @@ struct FindingsTableProps {
 fn FindingsTable(props: &FindingsTableProps) -> Html {
     let studio = use_studio();
     let scroll_top = use_state(|| 0.0_f64);
+    let scroller = use_node_ref();
+    {
+        // Another filter lists other findings: start at the top of them.
+        let scroll_top = scroll_top.clone();
+        let scroller = scroller.clone();
+        use_effect_with((props.code, props.severity), move |_| {
+            if let Some(el) = scroller.cast::<web_sys::Element>() {
+                el.set_scroll_top(0);
+            }
+            scroll_top.set(0.0);
+        });
+    }
     let requested = use_mut_ref(|| None::<(u64, FindingsQuery)>);
     let page = studio.state.findings.clone();
     let query_of = |offset: usize, limit: usize| FindingsQuery {
@@ -245,6 +300,13 @@ fn FindingsTable(props: &FindingsTableProps) -> Html {
         .as_ref()
         .filter(|p| p.generation == props.generation && same_filter(&p.query));
     let total = current.map_or(0, |p| p.total);
+    // The box is as tall as its rows, up to VIEW_HEIGHT. While another list is being fetched
+    // it keeps the height of the last one, so that the page does not jump.
+    let last_total = use_mut_ref(|| None::<usize>);
+    if let Some(p) = current {
+        *last_total.borrow_mut() = Some(p.total);
+    }
+    let box_height = box_height(*last_total.borrow());
 
     // Fetch the window in view when it is not what the worker last sent.
     {
@@ -307,7 +369,7 @@ fn FindingsTable(props: &FindingsTableProps) -> Html {
             .enumerate()
             .map(|(i, f)| {
                 let index = p.query.offset + i;
-                let top = index as f64 * ROW_HEIGHT;
+                let top = row_top(index, *scroll_top, total);
                 let pick = f.record.map(|r| (r, f.path.clone()));
                 let is_selected = pick.is_some() && pick == props.selected;
                 let open = {
@@ -331,7 +393,9 @@ fn FindingsTable(props: &FindingsTableProps) -> Html {
                     })
                 };
                 html! {
-                    <div role="row" class={classes!("vrow", is_selected.then_some("is-selected"))}
+                    // Keyed, so that a row keeps its element (and keyboard focus) as the
+                    // window moves.
+                    <div key={index} role="row" class={classes!("vrow", is_selected.then_some("is-selected"))}
                         aria-rowindex={(index + 2).to_string()} aria-selected={is_selected.to_string()}
                         tabindex="0" style={format!("top: {top}px")} onclick={open} onkeydown={key_open}
                         data-testid="finding-row">
@@ -339,7 +403,10 @@ fn FindingsTable(props: &FindingsTableProps) -> Html {
                         <span role="cell" class="c-code"><code>{ f.code.as_str() }</code></span>
                         <span role="cell" class="c-line num">{ f.line.map(|l| l.to_string()).unwrap_or_default() }</span>
                         <span role="cell" class="c-field"><code>{ &f.path }</code></span>
-                        <span role="cell" class="c-msg" title={f.hint.clone().unwrap_or_default()}>{ sentence(&f.message) }</span>
+                        <span role="cell" class="c-msg" title={match &f.hint {
+                            Some(hint) => format!("{} {}", sentence(&f.message), sentence(hint)),
+                            None => sentence(&f.message),
+                        }}>{ sentence(&f.message) }</span>
                     </div>
                 }
             })
@@ -355,8 +422,13 @@ fn FindingsTable(props: &FindingsTableProps) -> Html {
                 <span role="columnheader" class="c-field">{ "Field" }</span>
                 <span role="columnheader" class="c-msg">{ "Message (hint on hover)" }</span>
             </div>
-            <div class="vscroll" style={format!("height: {VIEW_HEIGHT}px")} onscroll={onscroll} {onkeydown}>
-                <div class="vspacer" style={format!("height: {}px", total as f64 * ROW_HEIGHT)}>
+            // A box of fixed height that scrolls a spacer as tall as every row; the rows in
+            // the window are placed in it at their own height (CSS: position absolute).
+            <div class="vscroll" ref={scroller} style={format!("height: {box_height}px")} onscroll={onscroll} {onkeydown}>
+                if current.is_some() && total == 0 {
+                    <p class="vempty" data-testid="findings-empty">{ "No findings with these filters." }</p>
+                }
+                <div class="vspacer" style={format!("height: {}px", scroll_height(total))}>
                     { rows.unwrap_or_default() }
                 </div>
             </div>
@@ -578,6 +650,56 @@ mod tests {
         assert_eq!(start, 460);
         assert!(end > 500 + 12 && end <= 1000);
         assert_eq!(window(0.0, 5), (0, 5));
-        assert_eq!(window(ROW_HEIGHT * 10_000.0, 5), (5, 5));
+        assert_eq!(window(0.0, 0), (0, 0));
+        // A position left from a longer list shows the rows there are.
+        assert_eq!(window(ROW_HEIGHT * 10_000.0, 5), (0, 5));
+        assert_eq!(window(ROW_HEIGHT * 10_000.0, 100), (48, 100));
+    }
+
+    #[test]
+    fn the_box_fits_short_lists() {
+        assert_eq!(box_height(None), VIEW_HEIGHT);
+        assert_eq!(box_height(Some(0)), 3.0 * ROW_HEIGHT);
+        assert_eq!(box_height(Some(5)), 5.0 * ROW_HEIGHT);
+        assert_eq!(box_height(Some(500)), VIEW_HEIGHT);
+    }
+
+    #[test]
+    fn the_last_row_can_be_scrolled_to() {
+        let total = 500;
+        let bottom = scroll_height(total) - VIEW_HEIGHT;
+        let (start, end) = window(bottom, total);
+        assert_eq!(end, total);
+        assert!(start < total - 12);
+        let last = row_top(total - 1, bottom, total);
+        assert_eq!(last, (total - 1) as f64 * ROW_HEIGHT);
+        assert!(last >= bottom && last + ROW_HEIGHT <= bottom + VIEW_HEIGHT);
+    }
+
+    #[test]
+    fn very_long_lists_scroll_proportionally_within_the_height_browsers_allow() {
+        let total = 2_000_000;
+        assert_eq!(scroll_height(total), MAX_SCROLL_HEIGHT);
+        // The top shows the first rows, one for one.
+        assert_eq!(window(0.0, total), (0, 53));
+        assert_eq!(row_top(0, 0.0, total), 0.0);
+        // The bottom shows the last rows, at the bottom of the content.
+        let bottom = MAX_SCROLL_HEIGHT - VIEW_HEIGHT;
+        let (start, end) = window(bottom, total);
+        assert_eq!(end, total);
+        assert!(start < total - 12);
+        let last = row_top(total - 1, bottom, total);
+        assert!(
+            (last - (MAX_SCROLL_HEIGHT - ROW_HEIGHT)).abs() < 1e-6,
+            "{last}"
+        );
+        // In between, the rows in view are drawn in view, one row height apart.
+        let middle = bottom / 2.0;
+        let (start, end) = window(middle, total);
+        assert!(start > 900_000 && end < 1_100_000, "{start}..{end}");
+        let first = (rows_top(middle, total) / ROW_HEIGHT) as usize;
+        let y = row_top(first, middle, total);
+        assert!(y <= middle && middle < y + ROW_HEIGHT, "{y} vs {middle}");
+        assert!((row_top(first + 1, middle, total) - y - ROW_HEIGHT).abs() < 1e-6);
     }
 }
