@@ -181,7 +181,10 @@ impl TrainSettings {
             return Err("the batch size must be between 1 and 256".into());
         }
         if self.method == Method::Kto && self.batch_size < 2 {
-            return Err("KTO needs a batch size of at least 2 (its KL estimate pairs records of a batch)".into());
+            return Err(
+                "KTO needs a batch size of at least 2 (its KL estimate pairs records of a batch)"
+                    .into(),
+            );
         }
         if self.max_length < 8 {
             return Err("the maximum length must be at least 8 tokens".into());
@@ -229,7 +232,10 @@ pub enum TrainRequest {
     Stop,
     /// Generates a reply to `prompt` with the base model and with the adapter, one after the
     /// other (when no step is running).
-    Chat { prompt: String, chat: ChatSettings },
+    Chat {
+        prompt: String,
+        chat: ChatSettings,
+    },
     /// The adapter as a PEFT directory (zip), and the run's `events.jsonl`.
     Adapter,
 }
@@ -451,7 +457,11 @@ mod tests {
             "--method sft --adapter lora --rank 8 --alpha 16 --lr 0.001 --steps 30 --batch 4 \
              --max-len 256 --seed 42 --device cpu"
         );
-        assert!(s.cli_args(Backend::WebGpu, Some(128)).join(" ").contains("--max-len 128"));
+        assert!(
+            s.cli_args(Backend::WebGpu, Some(128))
+                .join(" ")
+                .contains("--max-len 128")
+        );
         assert_eq!(format_number(2e-5), "2e-5");
         assert_eq!(format_number(0.0005), "5e-4");
         assert_eq!(format_number(0.25), "0.25");
