@@ -457,6 +457,29 @@ mod tests {
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
+    /// Natively, wgpu adapters are enumerated; the first index past them is refused.
+    #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+    #[test]
+    fn wgpu_adapters_are_counted_and_an_index_past_them_refused() {
+        let count = device_count(DeviceKind::Wgpu).unwrap();
+        eprintln!("wgpu adapters found: {count}");
+        let past = DeviceSpec {
+            kind: DeviceKind::Wgpu,
+            index: count,
+        };
+        assert_eq!(
+            devices(&[past]).unwrap_err(),
+            DeviceError::OutOfRange {
+                spec: past,
+                available: count
+            }
+        );
+        if count > 0 {
+            let first = DeviceSpec { index: 0, ..past };
+            assert_eq!(devices(&[first]).unwrap().len(), 1);
+        }
+    }
+
     #[cfg(not(feature = "cuda"))]
     #[test]
     fn a_device_list_of_a_missing_backend_names_the_feature() {
