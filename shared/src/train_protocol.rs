@@ -211,10 +211,12 @@ fn format_number(v: f64) -> String {
 pub enum TrainRequest {
     /// Which backends work here: opens WebGPU (once) and reports the adapter or why not.
     Probe,
-    /// Reads a model's `config.json` (nothing else) and says whether it fits the backend.
+    /// Reads a model's `config.json` (nothing else) and says whether a run of `settings` on it
+    /// fits the backend.
     CheckModel {
         source: ModelSource,
         backend: Backend,
+        settings: TrainSettings,
     },
     /// Loads the model, tokenizes the bundle (its bytes come beside the message, after the
     /// model's files) and starts training. Answered by [`TrainResponse::Started`], then events.

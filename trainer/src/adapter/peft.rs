@@ -20,8 +20,8 @@ use super::attach::AdapterTensor;
 use super::{LoraConfig, TargetModules};
 use crate::model::Model;
 use crate::model::load::{
-    HostTensor, LoadError, SafetensorsWeights, WeightSource, io_error, tensor_bytes,
-    write_atomically, write_safetensors,
+    HostTensor, LoadError, SafetensorsWeights, TensorBytes, WeightSource, io_error,
+    safetensors_bytes, tensor_bytes, write_atomically, write_safetensors,
 };
 
 /// The adapter configuration file name.
@@ -277,9 +277,103 @@ pub fn save_adapter(
     write_atomically(&dir.join(CONFIG_FILE), &text)
 }
 
+/// The two files of a PEFT adapter directory, in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterFiles {
+    /// `adapter_config.json`.
+    pub config_json: Vec<u8>,
+    /// `adapter_model.safetensors`.
+    pub weights: Vec<u8>,
+}
+
+/// Adapter `name` of `model` as the files [`save_adapter`] writes, with the same bytes, read
+/// back from the device asynchronously (so it also works on WebGPU in a browser, where nothing
+/// can be read synchronously).
+///
+/// # Errors
+/// [`LoadError::Adapter`] when the model has no such adapter; [`LoadError::Readback`] when a
+/// tensor cannot be read back.
+pub async fn adapter_files(
+    model: &Model,
+    name: &str,
+    base_model_name_or_path: &str,
+) -> Result<AdapterFiles, LoadError> {
+    let config = model
+        .adapter_config(name)
+        .ok_or_else(|| LoadError::Adapter {
+            path: name.to_string(),
+            reason: format!("the model has no adapter `{name}`"),
+        })?;
+    let mut tensors: BTreeMap<String, TensorBytes> = BTreeMap::new();
+    for p in model.adapter_params(name) {
+        let shape = p.value.dims();
+        let data = match p.value {
+            AdapterTensor::Matrix(t) => t.detach().into_data_async().await,
+            AdapterTensor::Vector(t) => t.detach().into_data_async().await,
+        };
+        let readback = |reason: String| LoadError::Readback {
+            name: p.key.clone(),
+            reason,
+        };
+        let values: Vec<f32> = data
+            .map_err(|e| readback(e.to_string()))?
+            .try_into_vec_as::<f32>()
+            .map_err(|e| readback(format!("{e:?}")))?;
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tensors.insert(p.key, (shape, bytes));
+    }
+    let targets = config
+        .target_modules
+        .resolved_names(model.adapter_paths(name).iter().map(String::as_str));
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    let json = adapter_config_json(&config, &targets, base_model_name_or_path);
+    Ok(AdapterFiles {
+        config_json: serde_json::to_vec_pretty(&json).unwrap_or_default(),
+        weights: safetensors_bytes(tensors, Some(metadata)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adapter_files_are_the_bytes_save_adapter_writes() {
+        use crate::adapter::AdapterSpec;
+        use crate::model::{ModelConfig, RandomWeights};
+        let json = r#"{"model_type":"llama","hidden_size":16,"intermediate_size":32,
+            "num_attention_heads":2,"num_key_value_heads":1,"num_hidden_layers":1,"vocab_size":32,
+            "max_position_embeddings":16,"tie_word_embeddings":true}"#;
+        let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
+        let w = RandomWeights {
+            seed: 1,
+            std: 0.1,
+            tied: true,
+        };
+        let device = burn::tensor::Device::flex();
+        let mut model = Model::from_weights(cfg, &w, &device).unwrap();
+        let lora = LoraConfig {
+            r: 2,
+            use_dora: true,
+            ..LoraConfig::default()
+        };
+        model.apply_adapters(&AdapterSpec::lora(lora, 7)).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        save_adapter(&model, "default", tmp.path(), "tiny").unwrap();
+        let files =
+            burn::tensor::read_sync(adapter_files(&model, "default", "tiny")).unwrap();
+        assert_eq!(files.weights, std::fs::read(tmp.path().join(WEIGHTS_FILE)).unwrap());
+        assert_eq!(
+            files.config_json,
+            std::fs::read(tmp.path().join(CONFIG_FILE)).unwrap()
+        );
+        assert!(
+            burn::tensor::read_sync(adapter_files(&model, "other", "tiny"))
+                .unwrap_err()
+                .to_string()
+                .contains("no adapter `other`")
+        );
+    }
 
     #[test]
     fn written_config_reads_back() {

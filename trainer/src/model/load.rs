@@ -445,6 +445,15 @@ pub(crate) fn write_safetensors(
     tensors: BTreeMap<String, TensorBytes>,
     metadata: Option<BTreeMap<String, String>>,
 ) -> Result<(), LoadError> {
+    write_atomically(path, &safetensors_bytes(tensors, metadata))
+}
+
+/// The bytes of a safetensors file holding named f32 tensors (`(shape, little-endian bytes)`),
+/// with optional `__metadata__` (what [`write_safetensors`] writes).
+pub(crate) fn safetensors_bytes(
+    tensors: BTreeMap<String, TensorBytes>,
+    metadata: Option<BTreeMap<String, String>>,
+) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     if let Some(meta) = metadata {
         header.insert(
@@ -470,7 +479,7 @@ pub(crate) fn write_safetensors(
     for (_, bytes) in tensors.values() {
         buffer.extend_from_slice(bytes);
     }
-    write_atomically(path, &buffer)
+    buffer
 }
 
 /// Writes `bytes` to a sibling temporary file, then renames it over `path`.
@@ -505,6 +514,33 @@ impl Model {
         let config = ModelConfig::from_json(&bytes, &config_path.display().to_string())?;
         let weights = SafetensorsWeights::from_dir(dir)?;
         let mut model = Model::from_weights(config, &weights, device)?;
+        model.apply_adapters(spec)?;
+        Ok(model)
+    }
+
+    /// Builds a model from a Hugging Face directory's files held in memory (in a browser, where
+    /// there is no file system): `config.json`'s bytes and the safetensors files (one, or every
+    /// shard), and attaches the adapters `spec` asks for (new ones only: a PEFT directory is read
+    /// from disk). `origin` names the directory in messages.
+    ///
+    /// # Errors
+    /// [`LoadError`] naming the file and tensor at fault.
+    pub fn from_bytes(
+        config_json: &[u8],
+        weights: Vec<(String, Vec<u8>)>,
+        origin: &str,
+        device: &Device,
+        spec: &AdapterSpec,
+    ) -> Result<Self, LoadError> {
+        let config = ModelConfig::from_json(config_json, &format!("{origin}/config.json"))?;
+        if weights.is_empty() {
+            return Err(LoadError::NoWeights {
+                dir: origin.to_string(),
+            });
+        }
+        let weights = SafetensorsWeights::from_buffers(weights, origin)?;
+        let mut model = Model::from_weights(config, &weights, device)?;
+        drop(weights);
         model.apply_adapters(spec)?;
         Ok(model)
     }
