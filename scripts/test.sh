@@ -37,10 +37,11 @@ step "tests (native)"
 cargo test --locked --workspace
 
 if [ "$quick" -eq 0 ]; then
-  step "lint (wasm32: the studio and the training engine)"
+  step "lint (wasm32: the studio, the training engine and its worker)"
   cargo clippy --locked -p ajuste-web --target wasm32-unknown-unknown -- -D warnings
   cargo clippy --locked -p ajuste-trainer --no-default-features --features webgpu \
     --target wasm32-unknown-unknown -- -D warnings
+  cargo clippy --locked -p ajuste-train-worker --target wasm32-unknown-unknown -- -D warnings
 
   step "browser tests (headless Chromium)"
   tests/browser/run.sh --debug

@@ -13,7 +13,7 @@ use ajuste_shared::Format;
 
 use crate::client::{self, Client, Event};
 use crate::context::{LoadRequest, StudioContext, open_failed};
-use crate::protocol::{Request, Response};
+use crate::protocol::{ExportKind, Request, Response};
 use crate::state::{Action, Job, State};
 
 /// The studio context of the app shell: state, worker, and the callbacks pages use.
@@ -83,6 +83,12 @@ fn on_event(dispatch: &UseReducerDispatcher<State>, event: Event) {
             bytes,
         } => {
             let url = match (&response, bytes) {
+                (Response::Export(file), Some(bytes))
+                    if file.kind == ExportKind::TrainingBundle =>
+                {
+                    crate::pages::train::store::bundle_ready(&bytes, &file.name);
+                    None
+                }
                 (Response::Export(file), Some(bytes)) => {
                     match client::download(&bytes, &file.name, &file.mime) {
                         Ok(url) => Some(url),

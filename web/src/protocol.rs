@@ -124,6 +124,9 @@ pub struct FindingsQuery {
 pub enum ExportKind {
     /// The `.ajuste` bundle.
     Bundle,
+    /// The same bundle for the Train page, which hands it to the training worker: not
+    /// downloaded.
+    TrainingBundle,
     /// The prepared records (cleaned, deduplicated) in a format.
     Data {
         format: Format,

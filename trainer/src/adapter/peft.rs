@@ -360,9 +360,11 @@ mod tests {
         model.apply_adapters(&AdapterSpec::lora(lora, 7)).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         save_adapter(&model, "default", tmp.path(), "tiny").unwrap();
-        let files =
-            burn::tensor::read_sync(adapter_files(&model, "default", "tiny")).unwrap();
-        assert_eq!(files.weights, std::fs::read(tmp.path().join(WEIGHTS_FILE)).unwrap());
+        let files = burn::tensor::read_sync(adapter_files(&model, "default", "tiny")).unwrap();
+        assert_eq!(
+            files.weights,
+            std::fs::read(tmp.path().join(WEIGHTS_FILE)).unwrap()
+        );
         assert_eq!(
             files.config_json,
             std::fs::read(tmp.path().join(CONFIG_FILE)).unwrap()

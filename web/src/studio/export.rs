@@ -25,7 +25,7 @@ impl Engine {
         let s = self.session()?;
         let start = Instant::now();
         let (name, mime, bytes, command) = match &kind {
-            ExportKind::Bundle => {
+            ExportKind::Bundle | ExportKind::TrainingBundle => {
                 let (name, bytes) = bundle_file(s, progress)?;
                 (name, "application/zip", bytes, Some(command(s)))
             }
