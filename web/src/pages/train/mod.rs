@@ -76,6 +76,7 @@ fn default_form(summary: &Summary) -> Form {
         choice: ModelChoice::Shipped,
         backend: None,
         settings: TrainSettings::defaults(method),
+        drafts: Default::default(),
         prompt: String::new(),
         chat: ChatSettings::default(),
     }
@@ -146,9 +147,9 @@ fn Train(props: &TrainProps) -> Html {
             }
         });
     }
-    let set_form = {
+    let edit = {
         let store = store.clone();
-        Callback::from(move |f: Form| store.set_form(f))
+        Callback::from(move |change: Edit| store.edit_form(|f| change(f)))
     };
     html! {
         <div class="train">
@@ -164,19 +165,23 @@ fn Train(props: &TrainProps) -> Html {
             if view.worker == WorkerState::Loading {
                 <p class="note" data-testid="train-worker-loading">{ "Loading the training engine…" }</p>
             }
-            <ModelCard form={form.clone()} set_form={set_form.clone()} check={view.check.clone()} picked={picked.clone()} store={StoreRef(store.clone())} />
-            <BackendCard form={form.clone()} set_form={set_form.clone()} view={Rc::new(view.clone())} {backend} />
-            <SettingsCard form={form.clone()} set_form={set_form.clone()} summary={props.summary.clone()} {backend}
+            <ModelCard form={form.clone()} edit={edit.clone()} check={view.check.clone()} picked={picked.clone()} store={StoreRef(store.clone())} />
+            <BackendCard form={form.clone()} edit={edit.clone()} view={Rc::new(view.clone())} {backend} />
+            <SettingsCard form={form.clone()} edit={edit.clone()} summary={props.summary.clone()} {backend}
                 context={view.check.as_ref().and_then(|c| c.as_ref().ok()).map(|c| c.context)}
                 disabled={view.phase.is_active()} picked_name={picked.as_ref().map(|p| p.0.clone())} />
             <Controls form={form.clone()} view={Rc::new(view.clone())} {backend} studio_busy={studio.state.is_changing()} store={StoreRef(store.clone())} />
             <Progress view={Rc::new(view.clone())} />
             <Evaluation view={Rc::new(view.clone())} />
-            <Chat form={form} set_form={set_form} view={Rc::new(view.clone())} store={StoreRef(store.clone())} />
+            <Chat form={form} {edit} view={Rc::new(view.clone())} store={StoreRef(store.clone())} />
             <AdapterCard view={Rc::new(view)} store={StoreRef(store)} />
         </div>
     }
 }
+
+/// A change to the form, applied to the store's current form when the event fires (never to a
+/// copy captured at render time, which a quicker second event would overwrite).
+pub type Edit = Rc<dyn Fn(&mut Form)>;
 
 /// The store, as a prop (compared by identity).
 #[derive(Clone)]
@@ -191,7 +196,7 @@ impl PartialEq for StoreRef {
 #[derive(Properties, PartialEq)]
 struct ModelCardProps {
     form: Form,
-    set_form: Callback<Form>,
+    edit: Callback<Edit>,
     check: Option<Result<ModelCheck, String>>,
     picked: Option<(String, Vec<String>)>,
     store: StoreRef,
@@ -200,20 +205,14 @@ struct ModelCardProps {
 #[component]
 fn ModelCard(props: &ModelCardProps) -> Html {
     let choose = |choice: ModelChoice| {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
+        let edit = props.edit.clone();
         Callback::from(move |_: Event| {
-            set_form.emit(Form {
-                choice: choice.clone(),
-                ..form.clone()
-            })
+            let choice = choice.clone();
+            edit.emit(Rc::new(move |f: &mut Form| f.choice = choice.clone()))
         })
     };
     let on_pick = {
-        let (form, set_form, store) = (
-            props.form.clone(),
-            props.set_form.clone(),
-            props.store.0.clone(),
-        );
+        let (edit, store) = (props.edit.clone(), props.store.0.clone());
         Callback::from(move |e: Event| {
             let input = e
                 .target()
@@ -222,10 +221,7 @@ fn ModelCard(props: &ModelCardProps) -> Html {
                 && files.length() > 0
             {
                 store.pick(&files);
-                set_form.emit(Form {
-                    choice: ModelChoice::Picked,
-                    ..form.clone()
-                });
+                edit.emit(Rc::new(|f: &mut Form| f.choice = ModelChoice::Picked));
             }
         })
     };
@@ -312,7 +308,7 @@ fn parameters(n: u64) -> String {
 #[derive(Properties, PartialEq)]
 struct BackendCardProps {
     form: Form,
-    set_form: Callback<Form>,
+    edit: Callback<Edit>,
     view: Rc<TrainView>,
     backend: Backend,
 }
@@ -320,13 +316,8 @@ struct BackendCardProps {
 #[component]
 fn BackendCard(props: &BackendCardProps) -> Html {
     let choose = |b: Backend| {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
-        Callback::from(move |_: Event| {
-            set_form.emit(Form {
-                backend: Some(b),
-                ..form.clone()
-            })
-        })
+        let edit = props.edit.clone();
+        Callback::from(move |_: Event| edit.emit(Rc::new(move |f: &mut Form| f.backend = Some(b))))
     };
     let webgpu = props.view.probe.as_ref().map(|p| p.webgpu.clone());
     let usable = matches!(webgpu, Some(Ok(_)));
@@ -375,7 +366,7 @@ fn BackendCard(props: &BackendCardProps) -> Html {
 #[derive(Properties, PartialEq)]
 struct SettingsCardProps {
     form: Form,
-    set_form: Callback<Form>,
+    edit: Callback<Edit>,
     summary: Rc<Summary>,
     backend: Backend,
     context: Option<usize>,
@@ -386,33 +377,56 @@ struct SettingsCardProps {
 #[component]
 fn SettingsCard(props: &SettingsCardProps) -> Html {
     let s = &props.form.settings;
-    let update = |change: fn(&mut TrainSettings, &str) -> bool| {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
+    // A number field: every keystroke is kept as typed and applied when it reads as a number;
+    // leaving the field drops what was typed if it did.
+    let typed = |id: &'static str, change: fn(&mut TrainSettings, &str) -> bool| {
+        let edit = props.edit.clone();
+        Callback::from(move |e: InputEvent| {
+            let text = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .map(|i| i.value())
+                .unwrap_or_default();
+            edit.emit(Rc::new(move |f: &mut Form| {
+                f.drafts.insert(id, text.clone());
+                let _ = change(&mut f.settings, text.trim());
+            }))
+        })
+    };
+    let left = |id: &'static str| {
+        let edit = props.edit.clone();
+        Callback::from(move |_: Event| {
+            edit.emit(Rc::new(move |f: &mut Form| {
+                f.drafts.remove(id);
+            }))
+        })
+    };
+    let on_adapter = {
+        let edit = props.edit.clone();
         Callback::from(move |e: Event| {
-            let mut next = form.clone();
-            if change(&mut next.settings, event_value(&e).trim()) {
-                set_form.emit(next);
+            if let Ok(kind) = event_value(&e).parse::<AdapterKind>() {
+                edit.emit(Rc::new(move |f: &mut Form| f.settings.adapter = kind));
             }
         })
     };
     let on_method = {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
+        let edit = props.edit.clone();
         Callback::from(move |e: Event| {
             if let Ok(m) = event_value(&e).parse::<Method>() {
-                set_form.emit(Form {
-                    settings: TrainSettings::defaults(m),
-                    ..form.clone()
-                });
+                edit.emit(Rc::new(move |f: &mut Form| {
+                    f.settings = TrainSettings::defaults(m);
+                    f.drafts.clear();
+                }));
             }
         })
     };
     let reset = {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
+        let edit = props.edit.clone();
         Callback::from(move |_: MouseEvent| {
-            set_form.emit(Form {
-                settings: TrainSettings::defaults(form.settings.method),
-                ..form.clone()
-            })
+            edit.emit(Rc::new(|f: &mut Form| {
+                f.settings = TrainSettings::defaults(f.settings.method);
+                f.drafts.clear();
+            }))
         })
     };
     let number = |id: &'static str,
@@ -421,11 +435,12 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
                   step: &'static str,
                   min: &'static str,
                   change: fn(&mut TrainSettings, &str) -> bool| {
+        let value = props.form.drafts.get(id).cloned().unwrap_or(value);
         html! {
             <div class="field">
                 <label for={id}>{ label }</label>
                 <input id={id} type="number" value={value} step={step} min={min} disabled={props.disabled}
-                    onchange={update(change)} data-testid={id} />
+                    oninput={typed(id, change)} onchange={left(id)} data-testid={id} />
             </div>
         }
     };
@@ -462,7 +477,7 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
                 <div class="field">
                     <label for="train-adapter">{ "Adapter" }</label>
                     <select id="train-adapter" disabled={props.disabled} data-testid="train-adapter"
-                        onchange={update(|t, v| v.parse::<AdapterKind>().map(|k| t.adapter = k).is_ok())}>
+                        onchange={on_adapter}>
                         for a in TrainSettings::ADAPTERS {
                             <option value={a.as_str()} selected={s.adapter == a}>{ adapter_label(a) }</option>
                         }
@@ -557,8 +572,12 @@ fn Controls(props: &ControlsProps) -> Html {
         && props.form.settings.check().is_ok()
         && !props.studio_busy;
     let on_start = {
-        let (store, form, backend) = (store.clone(), props.form.clone(), props.backend);
-        Callback::from(move |_: MouseEvent| start(&store, &studio, &form, backend))
+        let (store, backend) = (store.clone(), props.backend);
+        Callback::from(move |_: MouseEvent| {
+            if let Some(form) = store.current_form() {
+                start(&store, &studio, &form, backend);
+            }
+        })
     };
     let button = |label: &'static str, testid: &'static str, enabled: bool, action: fn(&Store)| {
         let store = store.clone();
@@ -608,7 +627,7 @@ fn Controls(props: &ControlsProps) -> Html {
             }
             if let Some(run) = &v.run {
                 <p class="muted" data-testid="train-run-facts">
-                    { format!("{} with {} on {} ({}): {} training examples, {} for evaluation, {} trainable values; set up in {:.1} s.",
+                    { format!("{} with {} on {}, {}: {} training examples, {} for evaluation, {} trainable values; set up in {:.1} s.",
                         method_label(run.method), adapter_label(run.adapter), run.model, run.backend.label(),
                         format::count(run.train_examples as u64), format::count(run.eval_examples as u64),
                         format::count(run.trainable_params as u64), run.setup_s) }
@@ -794,7 +813,7 @@ fn change(before: Option<&Option<f64>>, after: Option<&Option<f64>>) -> String {
 #[derive(Properties, PartialEq)]
 struct ChatProps {
     form: Form,
-    set_form: Callback<Form>,
+    edit: Callback<Edit>,
     view: Rc<TrainView>,
     store: StoreRef,
 }
@@ -804,34 +823,54 @@ fn Chat(props: &ChatProps) -> Html {
     let v = &props.view;
     let ready = v.phase.has_model() && !v.chat.busy && !props.form.prompt.trim().is_empty();
     let on_prompt = {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
+        let edit = props.edit.clone();
         Callback::from(move |e: InputEvent| {
             let value = e
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
                 .map(|t| t.value())
                 .unwrap_or_default();
-            set_form.emit(Form {
-                prompt: value,
-                ..form.clone()
-            })
+            edit.emit(Rc::new(move |f: &mut Form| f.prompt = value.clone()))
         })
     };
+    // Kept as typed (see `Form::drafts`): replies streaming in re-render the page meanwhile.
     let on_tokens = {
-        let (form, set_form) = (props.form.clone(), props.set_form.clone());
-        Callback::from(move |e: Event| {
-            if let Ok(n) = event_value(&e).trim().parse::<usize>() {
-                let mut next = form.clone();
-                next.chat.max_new_tokens = n.clamp(1, 512);
-                set_form.emit(next);
-            }
+        let edit = props.edit.clone();
+        Callback::from(move |e: InputEvent| {
+            let text = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .map(|i| i.value())
+                .unwrap_or_default();
+            edit.emit(Rc::new(move |f: &mut Form| {
+                if let Ok(n) = text.trim().parse::<usize>() {
+                    f.chat.max_new_tokens = n.clamp(1, 512);
+                }
+                f.drafts.insert("chat-tokens", text.clone());
+            }))
         })
     };
+    let tokens_left = {
+        let edit = props.edit.clone();
+        Callback::from(move |_: Event| {
+            edit.emit(Rc::new(|f: &mut Form| {
+                f.drafts.remove("chat-tokens");
+            }))
+        })
+    };
+    let tokens_value = props
+        .form
+        .drafts
+        .get("chat-tokens")
+        .cloned()
+        .unwrap_or_else(|| props.form.chat.max_new_tokens.to_string());
     let onsubmit = {
-        let (store, form) = (props.store.0.clone(), props.form.clone());
+        let store = props.store.0.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            if !form.prompt.trim().is_empty() {
+            if let Some(form) = store.current_form()
+                && !form.prompt.trim().is_empty()
+            {
                 store.chat(form.prompt.trim().to_owned(), form.chat);
             }
         })
@@ -847,7 +886,7 @@ fn Chat(props: &ChatProps) -> Html {
                 </div>
                 <div class="field">
                     <label for="chat-tokens">{ "New tokens at most" }</label>
-                    <input id="chat-tokens" type="number" min="1" max="512" value={props.form.chat.max_new_tokens.to_string()} onchange={on_tokens} />
+                    <input id="chat-tokens" type="number" min="1" max="512" value={tokens_value} oninput={on_tokens} onchange={tokens_left} />
                 </div>
                 <button type="submit" class="button" disabled={!ready} data-testid="chat-send">
                     { if v.chat.busy { "Generating…" } else { "Generate" } }

@@ -80,6 +80,10 @@ pub struct Form {
     /// `None`: the page picks (WebGPU on a hardware adapter, else the CPU).
     pub backend: Option<Backend>,
     pub settings: TrainSettings,
+    /// Number fields as typed, by id, while they do not read back as their setting ("0.", "",
+    /// "1e-"): the page shows what was typed, not the setting (a re-render would otherwise put
+    /// the old value back under the user's fingers).
+    pub drafts: std::collections::BTreeMap<&'static str, String>,
     pub prompt: String,
     pub chat: ChatSettings,
 }
@@ -185,6 +189,19 @@ impl Store {
     pub fn set_form(&self, form: Form) {
         *self.form.borrow_mut() = Some(form);
         self.update(|_| {});
+    }
+
+    /// Changes the current form in place (and re-renders the page).
+    pub fn edit_form(&self, change: impl FnOnce(&mut Form)) {
+        if let Some(form) = self.form.borrow_mut().as_mut() {
+            change(form);
+        }
+        self.update(|_| {});
+    }
+
+    /// The form as it is now.
+    pub fn current_form(&self) -> Option<Form> {
+        self.form.borrow().clone()
     }
 
     /// Calls `listener` on every change until [`Store::unsubscribe`].
