@@ -8,4 +8,5 @@ pub mod export;
 pub mod generate;
 pub mod model;
 pub mod objective;
+pub mod pretrain;
 pub mod train;
