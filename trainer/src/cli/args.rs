@@ -46,6 +46,11 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Merge an adapter into its base model and write a Hugging Face model directory.
     Merge(MergeArgs),
+    /// Pretrain a small Llama from scratch: a byte-level BPE tokenizer trained on the corpus,
+    /// seeded random weights, causal language modelling on packed sequences. Writes a Hugging
+    /// Face model directory (config.json, model.safetensors, tokenizer.json,
+    /// tokenizer_config.json with the ChatML template, generation_config.json) and events.jsonl.
+    Pretrain(PretrainArgs),
 }
 
 /// `ajuste export`: a GGUF file, or a bundle handed to another trainer.
@@ -617,6 +622,69 @@ pub struct MergeArgs {
     pub adapter: PathBuf,
     /// The output directory: config.json, model.safetensors and the base's tokenizer files.
     #[arg(long, short = 'o', value_name = "OUT_DIR")]
+    pub output: PathBuf,
+}
+
+/// `ajuste pretrain`.
+#[derive(Debug, Args)]
+pub struct PretrainArgs {
+    /// UTF-8 text files, or directories whose `.txt` files are read (recursively, in path
+    /// order). `<|endoftext|>` separates documents; ChatML markers in the text are single tokens.
+    #[arg(long, value_name = "FILE_OR_DIR", required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// Tokenizer vocabulary (byte-level BPE; at least 260: the 256 bytes and 4 special tokens).
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    pub vocab: usize,
+    /// Width of the residual stream.
+    #[arg(long, value_name = "H", default_value_t = 192)]
+    pub hidden: usize,
+    /// Decoder layers.
+    #[arg(long, value_name = "L", default_value_t = 4)]
+    pub layers: usize,
+    /// Query heads (divides --hidden).
+    #[arg(long, value_name = "A", default_value_t = 6)]
+    pub heads: usize,
+    /// Key/value heads (divides --heads; fewer than --heads is grouped-query attention).
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    pub kv_heads: usize,
+    /// Width of the SwiGLU MLP.
+    #[arg(long, value_name = "I", default_value_t = 512)]
+    pub intermediate: usize,
+    /// Tokens per packed training sequence; also the model's context length.
+    #[arg(long, value_name = "T", default_value_t = 128)]
+    pub max_len: usize,
+    /// Optimiser steps.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub steps: usize,
+    /// Sequences per step.
+    #[arg(long, value_name = "B", default_value_t = 16)]
+    pub batch: usize,
+    /// Peak learning rate (warm-up, then cosine decay to 0).
+    #[arg(long, value_name = "X", default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Share of the steps spent warming the learning rate up.
+    #[arg(long, value_name = "X", default_value_t = 0.05)]
+    pub warmup: f64,
+    /// AdamW weight decay (norms are not decayed).
+    #[arg(long, value_name = "X", default_value_t = 0.1)]
+    pub weight_decay: f64,
+    /// Seed of the weights and of the order of the sequences.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// Share of the packed sequences held out for the eval loss (the last ones).
+    #[arg(long, value_name = "X", default_value_t = 0.02)]
+    pub eval_fraction: f64,
+    /// Evaluate every N steps (0: before the first step and at the end only).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub eval_steps: usize,
+    /// Print and log a step every N steps.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub logging_steps: usize,
+    /// Where to compute: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceKind,
+    /// The model directory (created; its files are replaced atomically).
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub output: PathBuf,
 }
 

@@ -6,6 +6,7 @@ mod data;
 mod export;
 mod generate;
 mod merge;
+mod pretrain;
 mod score;
 mod template;
 mod train;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Score(args) => score::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Merge(args) => merge::run(&args),
+        Command::Pretrain(args) => pretrain::run(&args),
     }
 }
 
