@@ -54,6 +54,7 @@ struct Run {
     template: Template,
     tokenizer: TextTokenizer,
     model_name: String,
+    backend: Backend,
     /// `events.jsonl`, line by line.
     events: Vec<String>,
 }
@@ -692,6 +693,7 @@ async fn set_up(worker: &Worker, id: u64, job: &Job, blobs: &[Blob]) -> Result<R
         template: plan.template,
         tokenizer: plan.tokenizer,
         model_name: name,
+        backend: job.backend,
         events: Vec::new(),
     })
 }
@@ -728,7 +730,15 @@ async fn train(worker: &Worker, id: u64, run: Run) {
     match result {
         Ok(stopped) => worker.post(id, &TrainResponse::Finished { step, stopped }),
         // The run stays: its adapter of the last good step can still be looked at.
-        Err(message) => worker.fail(id, "run", message),
+        Err(message) => {
+            let backend = worker.run.borrow().as_ref().map(|r| r.backend);
+            let hint = if backend == Some(Backend::WebGpu) {
+                "; the CPU backend (flex) may work where WebGPU failed"
+            } else {
+                ""
+            };
+            worker.fail(id, "run", format!("{message}{hint}"))
+        }
     }
 }
 
