@@ -6,5 +6,6 @@ mod bundle;
 mod data;
 mod devices;
 mod export;
+mod pretrain;
 mod robustness;
 mod train;
