@@ -285,7 +285,7 @@ def check_peft(adapter_dir):
 
 
 def bench():
-    """PyTorch side of the SmolLM2-135M-shape timing (see trainer/tests/golden_model.rs)."""
+    """PyTorch side of the SmolLM2-135M-shape timing (see trainer/tests/engine/golden_model.rs)."""
     import time
 
     from peft import LoraConfig, get_peft_model

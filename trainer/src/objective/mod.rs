@@ -11,7 +11,7 @@
 //!
 //! Formulas, reductions and metric names follow TRL 1.16 (`DPOTrainer`, `KTOTrainer`, and the
 //! experimental `CPOTrainer`/`ORPOTrainer`); `tests/golden/objectives.py` runs TRL's own loss code
-//! on fixed inputs and `trainer/tests/golden_objectives.rs` checks every loss, metric and
+//! on fixed inputs and `trainer/tests/engine/golden_objectives.rs` checks every loss, metric and
 //! gradient here against it. Where ajuste departs from TRL the function's docs say so.
 //!
 //! Every objective returns an [`Objective`]: the loss tensor to call `backward` on, and its

@@ -14,7 +14,7 @@
 //! tokens weighs each shard by its trained tokens, DPO's mean over pairs by its pairs, ORPO's two
 //! terms each by their own items, and a KTO shard uses the KL estimate of the whole micro-batch
 //! (computed once, on the primary). The per-step losses and the trained weights equal a
-//! one-device run's up to float rounding (`trainer/tests/multi_device.rs` checks every method on
+//! one-device run's up to float rounding (`trainer/tests/engine/multi_device.rs` checks every method on
 //! CPU replicas). What differs: LoRA dropout draws other masks (each shard is seeded from its
 //! micro-batch and its position), and step metrics other than the loss are the shards' means
 //! weighted by trained tokens (SFT) or examples, exact for per-token and per-pair means, close

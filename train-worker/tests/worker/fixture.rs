@@ -1,17 +1,13 @@
 //! The tiny model the browser tests train (tests/fixtures/browser/tiny-model/): a random Llama
 //! (seed 1) sized to the tiny byte-level BPE tokenizer of the template fixtures (420 tokens, ChatML
 //! specials), saved as a Hugging Face directory. This test checks the committed files are what
-//! the code makes; `AJUSTE_BLESS=1 cargo test -p ajuste-train-worker --test fixture` rewrites
+//! the code makes; `AJUSTE_BLESS=1 cargo test -p ajuste-train-worker --test worker fixture` rewrites
 //! them.
-
-use std::path::{Path, PathBuf};
 
 use ajuste_trainer::model::{Model, ModelConfig, RandomWeights};
 use burn::tensor::Device;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
+use crate::repo;
 
 const CONFIG: &str = r#"{"model_type":"llama","hidden_size":64,"intermediate_size":128,
     "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":420,

@@ -3,8 +3,6 @@
 //! `Model::from_bytes` → two steps of the trainer → the adapter's files. What the browser adds
 //! to this is only the message passing and the device.
 
-use std::path::{Path, PathBuf};
-
 use ajuste_shared::bundle::{self, Recipe, SourceFile};
 use ajuste_shared::config::{AdapterKind, Method, TrainConfig};
 use ajuste_shared::load::{LoadOptions, load};
@@ -19,9 +17,7 @@ use ajuste_trainer::train::events::Event;
 use ajuste_trainer::train::{RunHooks, TrainError, Trainer, TrainerOptions, adapter_spec, pad_id};
 use burn::tensor::Device;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
+use crate::repo;
 
 /// The bundle the studio would export for `file` (5% eval split... here a third, so the tiny
 /// files have an eval set), trained with `method`.

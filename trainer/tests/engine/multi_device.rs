@@ -6,86 +6,27 @@
 //! (shards, their loss weights, KTO's micro-batch KL estimate, gathering gradients, copying
 //! weights back to the replicas), not a speed-up. The same path runs on wgpu and CUDA devices.
 //!
-//! Tests take a lock: flex's RNG (LoRA dropout) is process-wide.
+//! Tests take a lock ([`crate::common::SERIAL`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
-use ajuste_shared::config::{AdapterKind, Method, Schedule, TrainConfig};
-use ajuste_shared::load::LoadOptions;
-use ajuste_shared::template::{Builtin, Template};
-use ajuste_shared::tokenize::TextTokenizer;
-use ajuste_trainer::model::{Model, ModelConfig, RandomWeights};
-use ajuste_trainer::train::data::{Example, prepare};
+use ajuste_shared::config::{AdapterKind, Method, TrainConfig};
+use ajuste_trainer::model::Model;
+use ajuste_trainer::train::data::Example;
 use ajuste_trainer::train::events::{Event, StepEvent};
 use ajuste_trainer::train::{RunHooks, TrainError, Trainer, TrainerOptions, adapter_spec, pad_id};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+use crate::common::{examples, model_dir, serial};
 
 /// The tolerance of the brief: per-step losses and final weights.
 const TOL: f64 = 1e-5;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-/// A tiny random Llama saved as a Hugging Face directory with the tiny tokenizer beside it.
-fn model_dir(dir: &Path) -> PathBuf {
-    let json = r#"{"model_type":"llama","hidden_size":64,"intermediate_size":128,
-        "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":420,
-        "max_position_embeddings":256,"eos_token_id":2,"pad_token_id":0,"tie_word_embeddings":true}"#;
-    let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
-    let w = RandomWeights {
-        seed: 1,
-        std: 0.1,
-        tied: true,
-    };
-    let out = dir.join("model");
-    Model::from_weights(cfg, &w, &Device::flex())
-        .unwrap()
-        .save(&out)
-        .unwrap();
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "chat_template.jinja",
-    ] {
-        std::fs::copy(
-            repo("shared/tests/fixtures/templates/tiny").join(f),
-            out.join(f),
-        )
-        .unwrap();
-    }
-    out
-}
-
-fn examples(file: &str, method: Method) -> Vec<Example> {
-    let bytes = std::fs::read(repo(&format!("tests/fixtures/train/{file}"))).unwrap();
-    let loaded = ajuste_shared::load::load(&bytes[..], file, &LoadOptions::default()).unwrap();
-    let tokenizer = TextTokenizer::from_bytes(
-        &std::fs::read(repo("shared/tests/fixtures/templates/tiny/tokenizer.json")).unwrap(),
-    )
-    .unwrap();
-    let template = Template::Builtin("chatml".parse::<Builtin>().unwrap());
-    prepare(&loaded.dataset.items, method, &template, &tokenizer, 128)
-        .unwrap()
-        .examples
-}
-
+/// The training tests' config, with two micro-batches per step (the global batch is 8).
 fn config(method: Method, steps: usize) -> TrainConfig {
-    let mut c = TrainConfig::for_method(method);
-    c.steps = Some(steps);
-    c.batch_size = 4;
+    let mut c = crate::common::config(method, steps);
     c.gradient_accumulation_steps = 2;
-    c.learning_rate = 5e-3;
-    c.warmup_ratio = 0.0;
-    c.lr_scheduler = Schedule::Constant;
-    c.adapter.r = 8;
-    c.adapter.lora_alpha = 16.0;
-    c.adapter.lora_dropout = 0.0;
-    c.max_length = 128;
     c
 }
 
@@ -191,7 +132,7 @@ fn assert_same(what: &str, one: &Outcome, many: &Outcome, weight_tol: f64) -> (f
 
 #[test]
 fn sft_on_two_devices_equals_one_device() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let data = examples("sft.jsonl", Method::Sft);
@@ -209,7 +150,7 @@ fn sft_on_two_devices_equals_one_device() {
 
 #[test]
 fn uneven_shards_and_more_devices_than_examples_change_nothing() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let data = examples("sft.jsonl", Method::Sft);
@@ -230,7 +171,7 @@ fn uneven_shards_and_more_devices_than_examples_change_nothing() {
 
 #[test]
 fn dpo_on_two_devices_equals_one_device() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let data = examples("dpo.jsonl", Method::Dpo);
@@ -254,7 +195,7 @@ fn dpo_on_two_devices_equals_one_device() {
 
 #[test]
 fn kto_simpo_orpo_and_a_full_fine_tune_on_two_devices_equal_one_device() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     // KTO: shards use the KL estimate of the whole micro-batch; ORPO: two terms with their own
@@ -288,7 +229,7 @@ fn kto_simpo_orpo_and_a_full_fine_tune_on_two_devices_equal_one_device() {
 
 #[test]
 fn dropout_on_several_devices_repeats_run_to_run() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let data = examples("sft.jsonl", Method::Sft);
@@ -304,7 +245,7 @@ fn dropout_on_several_devices_repeats_run_to_run() {
 
 #[test]
 fn a_device_list_that_does_not_fit_the_model_is_refused() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let c = config(Method::Sft, 1);

@@ -388,7 +388,7 @@ fn nf4_matches_bitsandbytes() {
 /// backward of a batch of 8 × 128 tokens. Prints timings, asserts nothing about them; compare
 /// with `tests/golden/models.py --bench` on the same machine.
 #[test]
-#[ignore = "benchmark: cargo test -p ajuste-trainer --test golden_model -- --ignored --nocapture"]
+#[ignore = "benchmark: cargo test -p ajuste-trainer --test engine -- --ignored --nocapture smollm2"]
 fn smollm2_135m_shape_forward_backward_timing() {
     use ajuste_trainer::adapter::{LoraConfig, TargetModules};
     use ajuste_trainer::model::{ModelConfig, RandomWeights};

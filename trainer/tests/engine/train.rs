@@ -2,84 +2,19 @@
 //! template fixtures: SFT lowers the loss, DPO raises preference accuracy, every method and
 //! adapter kind runs, seeded runs repeat, resumed runs continue exactly.
 //!
-//! Training tests take a lock: flex's RNG (LoRA dropout) is process-wide, and the machines
-//! running CI have two cores.
+//! Training tests take a lock ([`crate::common::SERIAL`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use ajuste_shared::config::{AdapterKind, Method, Schedule, TrainConfig};
-use ajuste_shared::load::LoadOptions;
-use ajuste_shared::template::{Builtin, Template};
-use ajuste_shared::tokenize::TextTokenizer;
-use ajuste_trainer::model::{Model, ModelConfig, RandomWeights};
+use ajuste_trainer::model::Model;
 use ajuste_trainer::train::checkpoint::{self, Checkpoint};
-use ajuste_trainer::train::data::{Example, prepare};
+use ajuste_trainer::train::data::Example;
 use ajuste_trainer::train::events::{Event, StepEvent};
 use ajuste_trainer::train::{RunHooks, TrainError, Trainer, TrainerOptions, adapter_spec, pad_id};
 use burn::tensor::Device;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-/// A tiny random Llama (vocab of the tiny tokenizer, 420) saved as a Hugging Face directory
-/// with the tokenizer files beside it.
-fn model_dir(dir: &Path) -> PathBuf {
-    let json = r#"{"model_type":"llama","hidden_size":64,"intermediate_size":128,
-        "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":420,
-        "max_position_embeddings":256,"eos_token_id":2,"pad_token_id":0,"tie_word_embeddings":true}"#;
-    let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
-    let w = RandomWeights {
-        seed: 1,
-        std: 0.1,
-        tied: true,
-    };
-    let model = Model::from_weights(cfg, &w, &Device::flex()).unwrap();
-    let out = dir.join("model");
-    model.save(&out).unwrap();
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "chat_template.jinja",
-    ] {
-        std::fs::copy(
-            repo("shared/tests/fixtures/templates/tiny").join(f),
-            out.join(f),
-        )
-        .unwrap();
-    }
-    out
-}
-
-fn examples(file: &str, method: Method) -> Vec<Example> {
-    let bytes = std::fs::read(repo(&format!("tests/fixtures/train/{file}"))).unwrap();
-    let loaded = ajuste_shared::load::load(&bytes[..], file, &LoadOptions::default()).unwrap();
-    let tokenizer = TextTokenizer::from_bytes(
-        &std::fs::read(repo("shared/tests/fixtures/templates/tiny/tokenizer.json")).unwrap(),
-    )
-    .unwrap();
-    let template = Template::Builtin("chatml".parse::<Builtin>().unwrap());
-    prepare(&loaded.dataset.items, method, &template, &tokenizer, 128)
-        .unwrap()
-        .examples
-}
-
-fn config(method: Method, steps: usize) -> TrainConfig {
-    let mut c = TrainConfig::for_method(method);
-    c.steps = Some(steps);
-    c.batch_size = 4;
-    c.learning_rate = 5e-3;
-    c.warmup_ratio = 0.0;
-    c.lr_scheduler = Schedule::Constant;
-    c.adapter.r = 8;
-    c.adapter.lora_alpha = 16.0;
-    c.adapter.lora_dropout = 0.0;
-    c.max_length = 128;
-    c
-}
+use crate::common::{config, examples, model_dir, serial};
 
 fn trainer(dir: &Path, config: TrainConfig, train: Vec<Example>, eval: Vec<Example>) -> Trainer {
     trainer_from(dir, &adapter_spec(&config), config, train, eval)
@@ -160,7 +95,7 @@ fn run(trainer: &mut Trainer) -> Hooks {
 
 #[test]
 fn sft_lowers_the_training_and_eval_loss() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let train = examples("sft.jsonl", Method::Sft);
@@ -209,7 +144,7 @@ fn sft_lowers_the_training_and_eval_loss() {
 
 #[test]
 fn the_same_seed_gives_the_same_run_and_another_seed_another() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let losses = |seed: u64| {
@@ -230,7 +165,7 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another() {
 
 #[test]
 fn a_resumed_run_continues_exactly() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let mut c = config(Method::Sft, 4);
@@ -273,7 +208,7 @@ fn a_resumed_run_continues_exactly() {
 
 #[test]
 fn dpo_raises_preference_accuracy_on_its_pairs() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let train = examples("dpo.jsonl", Method::Dpo);
@@ -309,7 +244,7 @@ fn dpo_raises_preference_accuracy_on_its_pairs() {
 
 #[test]
 fn kto_simpo_and_orpo_train_with_their_metrics() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     for (method, file, metric) in [
@@ -340,7 +275,7 @@ fn kto_simpo_and_orpo_train_with_their_metrics() {
 
 #[test]
 fn every_adapter_kind_and_a_full_fine_tune_lower_the_loss() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     for kind in [
@@ -367,7 +302,7 @@ fn every_adapter_kind_and_a_full_fine_tune_lower_the_loss() {
 
 #[test]
 fn gradient_checkpointing_gives_the_same_steps() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let losses = |checkpointing: bool| {
@@ -398,7 +333,7 @@ fn gradient_checkpointing_gives_the_same_steps() {
 
 #[test]
 fn settings_that_cannot_work_are_refused() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = serial();
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_dir(tmp.path());
     let device = Device::flex().autodiff();
