@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "golden")
 OUT = os.path.join(GOLDEN, "export")
-AJUSTE = os.path.join(ROOT, "target", "debug", "ajuste")
+AJUSTE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug", "ajuste")
 BUILTINS = ["alpaca", "vicuna", "llama2", "llama3", "chatml", "mistral", "gemma", "phi3", "zephyr", "qwen"]
 
 CONVERSATIONS = [
@@ -252,14 +252,24 @@ def compare_tensors(tensors, ref, arch, cfg, qtype):
     return report
 
 
+def case_model(case):
+    """A case's model directory: under tests/fixtures/golden, or (`repo_model`) in the repository."""
+    if case.get("repo_model"):
+        return os.path.join(ROOT, case["repo_model"])
+    return os.path.join(GOLDEN, case["model"])
+
+
 def gguf_case(case, tok_dir, llama_python):
     out = os.path.join(tempfile.mkdtemp(), f"{case['name']}.gguf")
-    args = ["export", "gguf", "--model", os.path.join(GOLDEN, case["model"]), "--tokenizer", tok_dir,
+    # A model shipped with its own tokenizer (the micro model) is exported with it.
+    if case.get("repo_model"):
+        tok_dir = case_model(case)
+    args = ["export", "gguf", "--model", case_model(case), "--tokenizer", tok_dir,
             "--type", case["type"], "-o", out, "--template", "chatml"]
     if case.get("adapter"):
         args += ["--adapter", os.path.join(GOLDEN, case["adapter"])]
     ajuste(*args)
-    model, ref = merged_state(os.path.join(GOLDEN, case["model"]),
+    model, ref = merged_state(case_model(case),
                               os.path.join(GOLDEN, case["adapter"]) if case.get("adapter") else None)
     reader, meta, tensors = read_gguf(out)
     arch = meta["general.architecture"]
@@ -333,7 +343,7 @@ def llama_logits(path, model, python):
     return {"ran": True, "ids": ids, "max_abs_diff": diff, "logit_scale": float(np.abs(want).max())}
 
 
-def gguf_facts(tok_dir, llama_python):
+def gguf_facts(tok_dir, llama_python, only_cases=None):
     cases = [
         {"name": "llama-f32-lora-f32", "model": "llama-f32", "adapter": "llama-f32/adapters/lora", "type": "f32"},
         {"name": "llama-f32-lora-f16", "model": "llama-f32", "adapter": "llama-f32/adapters/lora", "type": "f16"},
@@ -344,7 +354,12 @@ def gguf_facts(tok_dir, llama_python):
         {"name": "qwen2-lora-f32", "model": "qwen2-f16-sharded", "adapter": "qwen2-f16-sharded/adapters/lora",
          "type": "f32"},
         {"name": "qwen2-q8_0", "model": "qwen2-f16-sharded", "type": "q8_0"},
+        # The studio's micro model (static/models/micro), with its own 2048-token tokenizer.
+        {"name": "micro-f16", "repo_model": "static/models/micro", "type": "f16"},
+        {"name": "micro-q8_0", "repo_model": "static/models/micro", "type": "q8_0"},
     ]
+    if only_cases:
+        cases = [c for c in cases if c["name"] in only_cases]
     return {c["name"]: gguf_case(c, tok_dir, llama_python) for c in cases}
 
 
@@ -728,13 +743,22 @@ def main():
     ap.add_argument("--llama-python", help="a Python with llama-cpp-python installed")
     ap.add_argument("--skip-handoff", action="store_true")
     ap.add_argument("--only", choices=["gguf", "ollama", "handoff"])
+    ap.add_argument("--gguf-cases", help="comma-separated GGUF case names to (re)run; the other "
+                    "cases of the committed gguf.json are kept as they are (with their llama.cpp facts)")
     a = ap.parse_args()
     if not os.path.exists(AJUSTE):
         raise SystemExit("build ajuste first: cargo build -p ajuste-trainer --bin ajuste")
     os.makedirs(OUT, exist_ok=True)
     tok_dir = make_tokenizer()
     if a.only in (None, "gguf"):
-        write_json("gguf.json", {"versions": versions(), "cases": gguf_facts(tok_dir, a.llama_python)})
+        if a.gguf_cases:
+            with open(os.path.join(OUT, "gguf.json")) as f:
+                facts = json.load(f)
+            facts["cases"].update(gguf_facts(tok_dir, a.llama_python, set(a.gguf_cases.split(","))))
+            facts["cases"] = dict(sorted(facts["cases"].items()))
+        else:
+            facts = {"versions": versions(), "cases": gguf_facts(tok_dir, a.llama_python)}
+        write_json("gguf.json", facts)
         print("gguf.json written")
     if a.only in (None, "ollama"):
         write_json("ollama.json", ollama_facts(tok_dir))

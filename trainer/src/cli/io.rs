@@ -76,8 +76,7 @@ pub fn write_atomic(
             dir.display()
         );
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(".ajuste-")
+    let tmp = output_builder(".ajuste-", false)
         .suffix(".tmp")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
@@ -101,6 +100,23 @@ pub fn write_atomic(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
     Ok(())
+}
+
+/// A builder for the temporary file (`folder: false`) or folder an output is staged in.
+/// tempfile makes them owner-only (0600, 0700); an output, once renamed into place, should get
+/// the mode any other new file or folder gets: 0666 or 0777 less the umask.
+pub fn output_builder(prefix: &str, folder: bool) -> tempfile::Builder<'_, '_> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if folder { 0o777 } else { 0o666 };
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = folder;
+    builder
 }
 
 /// Creates an output directory (and parents) for commands that write several files.
@@ -153,6 +169,19 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "the temporary file must be removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_modes_of_any_new_file_not_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let out = dir.path().join("out.json");
+        write_atomic(&out, &[], |w| Ok(w.write_all(b"{}")?)).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&plain));
     }
 
     #[test]

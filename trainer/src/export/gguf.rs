@@ -5,7 +5,7 @@
 //! section); padding to the alignment; the tensor data, each tensor starting at a multiple of
 //! the alignment. All integers are little-endian.
 //!
-//! [`write`] streams: tensor data is asked for one tensor at a time, so a model never has to
+//! [`write()`] streams: tensor data is asked for one tensor at a time, so a model never has to
 //! exist twice in memory. The encoders ([`encode_f32`], [`encode_f16`], [`quantize_q8_0`]) give
 //! the bytes llama.cpp's converter writes for the same values: f16 rounds to nearest even (as
 //! numpy's `astype(float16)`), Q8_0 is gguf-py's bit-exact port of ggml's reference quantiser.

@@ -164,17 +164,25 @@ fn ggml_type_name(ty: u32) -> &'static str {
 }
 
 fn export_case(t: &CliTest, case: &Value, out: &str) -> Vec<u8> {
-    let model = fx(&format!(
-        "tests/fixtures/golden/{}",
-        case["model"].as_str().unwrap()
-    ));
+    // A golden model with the golden tokenizer, or a model of the repository (the studio's micro
+    // model) with its own.
+    let (model, tokenizer) = match case["repo_model"].as_str() {
+        Some(dir) => (fx(dir), fx(dir)),
+        None => (
+            fx(&format!(
+                "tests/fixtures/golden/{}",
+                case["model"].as_str().unwrap()
+            )),
+            fx(TOKENIZER),
+        ),
+    };
     let mut args = vec![
         "export".to_string(),
         "gguf".into(),
         "--model".into(),
         model,
         "--tokenizer".into(),
-        fx(TOKENIZER),
+        tokenizer,
         "--type".into(),
         case["type"].as_str().unwrap().into(),
         "-o".into(),
@@ -194,7 +202,11 @@ fn export_case(t: &CliTest, case: &Value, out: &str) -> Vec<u8> {
 fn gguf_exports_are_the_files_gguf_py_and_llama_cpp_checked() {
     let facts = golden("gguf.json");
     let cases = facts["cases"].as_object().unwrap();
-    assert_eq!(cases.len(), 8);
+    assert_eq!(cases.len(), 10);
+    assert!(
+        cases.contains_key("micro-q8_0"),
+        "the studio's micro model exports too"
+    );
     let t = CliTest::new();
     for (name, fact) in cases {
         // What the golden run established about this export.
@@ -396,6 +408,14 @@ fn handoff_configs_have_the_keys_their_parsers_accepted() {
         let dir = t.path(&out);
         let cfg = std::fs::read_to_string(dir.join(file)).unwrap();
         assert_eq!(json!(yaml_keys(&cfg)), fact["keys"], "{target}");
+        #[cfg(unix)]
+        {
+            // Staged in a temporary folder, but landed with the modes of any new folder.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            std::fs::create_dir(t.path("plain")).ok();
+            assert_eq!(mode(&dir), mode(&t.path("plain")), "{target}");
+        }
         for f in [
             "README.md",
             "chat_template.jinja",

@@ -188,8 +188,7 @@ fn write_dir(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
             parent.display()
         );
     }
-    let staging = tempfile::Builder::new()
-        .prefix(".ajuste-export-")
+    let staging = crate::cli::io::output_builder(".ajuste-export-", true)
         .tempdir_in(&parent)
         .with_context(|| {
             format!(
