@@ -7,6 +7,9 @@
 #   tests/browser/bench.sh                   build both, 100,000 records, medians of 3 runs on each side
 #   tests/browser/bench.sh --no-build        use the studio in $AJUSTE_BENCH_DIST and the CLI as built
 #   tests/browser/bench.sh -- ARGS           pass ARGS to bench.mjs (e.g. --browser-runs 1)
+#   tests/browser/bench.sh --train [-- ARGS] training tokens/s instead (issue 5): the micro model in
+#                                            the studio (flex, WebGPU) next to `ajuste train` on the
+#                                            CPU and wgpu, by bench-train.mjs (ARGS go to it)
 #
 # Environment: AJUSTE_BENCH_DIST (studio build, default /tmp/ajuste-bench-dist; never dist/),
 # AJUSTE_BENCH_RECORDS (default 100000), AJUSTE_BENCH_DIR (where the data file goes, default
@@ -18,12 +21,14 @@ DIST="${AJUSTE_BENCH_DIST:-/tmp/ajuste-bench-dist}"
 RECORDS="${AJUSTE_BENCH_RECORDS:-100000}"
 DIR="${AJUSTE_BENCH_DIR:-$ROOT/target/bench}"
 build=1
+train=0
 bench_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
+    --train) train=1 ;;
     --) shift; bench_args=("$@"); break ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -36,9 +41,18 @@ if [ "$build" = 1 ]; then
   echo "bench: building the release studio into $DIST"
   trunk build --release --dist "$DIST"
   echo "bench: building the release CLI"
-  cargo build --release -p ajuste-trainer
+  if [ "$train" = 1 ]; then
+    cargo build --release -p ajuste-trainer --features wgpu
+  else
+    cargo build --release -p ajuste-trainer
+  fi
 fi
-AJUSTE="$ROOT/target/release/ajuste"
+AJUSTE="${CARGO_TARGET_DIR:-$ROOT/target}/release/ajuste"
+
+if [ "$train" = 1 ]; then
+  cd "$ROOT/tests/browser"
+  exec node bench-train.mjs --ajuste "$AJUSTE" --dist "$DIST" "${bench_args[@]}"
+fi
 
 mkdir -p "$DIR"
 DATA="$DIR/sharegpt-$RECORDS.jsonl"
