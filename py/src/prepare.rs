@@ -107,6 +107,7 @@ mod tests {
     fn loader_keeps(data: &[u8], format: Format) -> Vec<usize> {
         let opts = load::LoadOptions {
             format: Some(format),
+            ..load::LoadOptions::default()
         };
         let loaded = load::load(data, "input.jsonl", &opts).unwrap();
         loaded

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::clean::{self, Step};
 use crate::config::TrainConfig;
 use crate::dedup::{self, DedupConfig};
-use crate::formats::Format;
+use crate::formats::{FieldMap, Format};
 use crate::record::{Dataset, Item, Kind, Record};
 use crate::split::{self, SplitConfig};
 use crate::stats::{self, Stats};
@@ -44,6 +44,9 @@ pub struct SourceFile {
     pub records: usize,
     /// Records that passed validation.
     pub valid: usize,
+    /// The fields and roles renamed while reading it (`--map`, `--role`).
+    #[serde(default, skip_serializing_if = "FieldMap::is_empty")]
+    pub fields: FieldMap,
 }
 
 impl SourceFile {
@@ -55,7 +58,13 @@ impl SourceFile {
             format,
             records,
             valid,
+            fields: FieldMap::default(),
         }
+    }
+
+    /// The same, read with `fields` renamed.
+    pub fn with_fields(self, fields: FieldMap) -> Self {
+        SourceFile { fields, ..self }
     }
 }
 

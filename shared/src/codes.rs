@@ -84,7 +84,7 @@ codes! {
         why "Nothing can be read from it.",
         example "a Parquet file cut off during download";
     UnknownFormat = "unknown-format", Error, since "0.1.0",
-        hint Some("pass --format sharegpt|openai|alpaca|dpo|hh|kto"),
+        hint Some("pass --format sharegpt|openai|alpaca|dpo|hh|kto, or rename the fields to a format's (--map question=instruction,answer=output)"),
         what "No known dataset format matches the fields of the records.",
         why "Without a format the records cannot be interpreted.",
         example "{\"question\": \"...\", \"answer\": \"...\"}";
@@ -110,7 +110,7 @@ codes! {
         why "The value cannot be used as it is; guessing would change the data silently.",
         example "{\"instruction\": 42, \"output\": \"...\"}";
     UnknownRole = "unknown-role", Error, since "0.1.0",
-        hint Some("use one of system, user, assistant, tool (ShareGPT: system, human, gpt, function_call, observation)"),
+        hint Some("use one of system, user, assistant, tool (ShareGPT: system, human, gpt, function_call, observation), or rename it (--role bot=assistant)"),
         what "A turn's role (or ShareGPT `from`) is not one the format defines.",
         why "The template cannot place a turn whose speaker is unknown, and the loss mask depends on it.",
         example "{\"from\": \"robot\", \"value\": \"...\"}";
@@ -124,6 +124,11 @@ codes! {
         what "A field of the record or of a turn is dropped because its name is one the canonical model uses for something else.",
         why "Keeping it would make the record ambiguous (a `chosen` field on an SFT record reads as a preference pair); dropping it is reported so nothing vanishes silently.",
         example "{\"conversations\": [...], \"messages\": \"old copy\"}";
+    MapConflict = "map-conflict", Error, since "0.1.0",
+        hint Some("rename the field to a name the record does not use, or drop the other field first"),
+        what "A field renamed by the field map (--map FROM=TO) lands on a field the record already has.",
+        why "One of the two values would be lost; which one the user meant cannot be known.",
+        example "--map question=instruction on {\"question\": \"...\", \"instruction\": \"...\"}";
     NonTextContent = "non-text-content", Warning, since "0.1.0",
         hint Some("text-only models ignore these parts; drop them or the record if they carry the answer"),
         what "An OpenAI content part is not text (an image, audio or file part).",

@@ -15,7 +15,7 @@ use crate::bundle::Recipe;
 use crate::clean::{DEFAULT_REFUSAL_PHRASES, PiiKind, Step};
 use crate::config::TrainConfig;
 use crate::dedup::DedupConfig;
-use crate::formats::Format;
+use crate::formats::{FieldMap, Format};
 use crate::template::Builtin;
 
 /// The template as the command names it.
@@ -35,6 +35,8 @@ pub struct BundleFiles<'a> {
     pub input: &'a str,
     /// `--format`, when the format is forced rather than detected.
     pub format: Option<Format>,
+    /// `--map` and `--role`, when fields or roles are renamed.
+    pub fields: Option<&'a FieldMap>,
     pub template: TemplateArg<'a>,
     /// `--tokenizer`: a tokenizer.json.
     pub tokenizer: Option<&'a str>,
@@ -58,6 +60,10 @@ pub enum CommandError {
     #[error("the command line always removes exact duplicates when it deduplicates")]
     NoExactDedup,
     #[error(
+        "the command line cannot rename `{0}`: a name with `,` or `=`, or blanks around it, has no FROM=TO spelling"
+    )]
+    Rename(String),
+    #[error(
         "the command line sets only the method and the base model; the other training settings must be the defaults of `{0}`"
     )]
     TrainSettings(String),
@@ -75,6 +81,9 @@ pub fn bundle_create_args(
         .to_vec();
     if let Some(format) = files.format {
         push(&mut args, "--format", format.as_str());
+    }
+    if let Some(map) = files.fields {
+        rename_args(map, &mut args)?;
     }
     match files.template {
         TemplateArg::Builtin(b) => push(&mut args, "--template", b.as_str()),
@@ -94,6 +103,26 @@ pub fn bundle_create_args(
     train_args(&recipe.train, &mut args)?;
     push(&mut args, "-o", files.output);
     Ok(args)
+}
+
+/// `--map FROM=TO,...` and `--role FROM=TO,...`, as [`FieldMap::parse_pairs`] reads them back.
+fn rename_args(map: &FieldMap, args: &mut Vec<String>) -> Result<(), CommandError> {
+    for (flag, pairs) in [("--map", &map.fields), ("--role", &map.roles)] {
+        if pairs.is_empty() {
+            continue;
+        }
+        let mut list = Vec::with_capacity(pairs.len());
+        for (from, to) in pairs {
+            for name in [from, to] {
+                if name.contains([',', '=']) || name.trim() != name {
+                    return Err(CommandError::Rename(name.clone()));
+                }
+            }
+            list.push(format!("{from}={to}"));
+        }
+        push(args, flag, &list.join(","));
+    }
+    Ok(())
 }
 
 fn push(args: &mut Vec<String>, flag: &str, value: &str) {
@@ -275,6 +304,7 @@ mod tests {
         BundleFiles {
             input: "chats.jsonl",
             format: None,
+            fields: None,
             template: TemplateArg::Builtin(Builtin::Chatml),
             tokenizer: None,
             output: "chats.ajuste",
@@ -338,6 +368,38 @@ mod tests {
              --min-chars 10 --drop-repetitive --near --threshold 0.7 --ngram 3 \
              --eval-fraction 0.2 --seed 42 --method sft --model HuggingFaceTB/SmolLM2-135M \
              -o chats.ajuste"
+        );
+    }
+
+    #[test]
+    fn renames_are_flags_that_read_back_as_the_same_map() {
+        let map = FieldMap::new(
+            FieldMap::parse_pairs("question=instruction,answer=output").unwrap(),
+            FieldMap::parse_pairs("bot=assistant").unwrap(),
+        )
+        .unwrap();
+        let f = BundleFiles {
+            fields: Some(&map),
+            ..files()
+        };
+        let args = bundle_create_args(&recipe(), &f).unwrap();
+        assert_eq!(
+            shell_line(&args[..8]),
+            "ajuste bundle create chats.jsonl --map question=instruction,answer=output --role bot=assistant"
+        );
+        let back = FieldMap::new(
+            FieldMap::parse_pairs(&args[5]).unwrap(),
+            FieldMap::parse_pairs(&args[7]).unwrap(),
+        );
+        assert_eq!(back.unwrap(), map);
+        let odd = FieldMap::new(vec![("a,b".into(), "output".into())], vec![]).unwrap();
+        let f = BundleFiles {
+            fields: Some(&odd),
+            ..files()
+        };
+        assert_eq!(
+            bundle_create_args(&recipe(), &f),
+            Err(CommandError::Rename("a,b".into()))
         );
     }
 

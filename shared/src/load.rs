@@ -4,20 +4,24 @@
 //! dropped with the findings that explain why; every finding has its line and record filled in
 //! and a path into the source record's own fields.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::codes::Code;
 use crate::container::{Container, RawRecord, read_records};
 use crate::diagnostic::{Finding, Severity};
-use crate::formats::{Format, detect, detect_one, parse_record, source_pointer};
+use crate::formats::{FieldMap, Format, detect, detect_one, parse_record, source_pointer};
 use crate::record::{Dataset, Item};
 use crate::validate::{Report, check_record};
 
 /// How to load an input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {
     /// The format to read; detected from the first records when `None`.
     pub format: Option<Format>,
+    /// Fields and roles renamed on every record before detection and parsing.
+    #[serde(default)]
+    pub fields: FieldMap,
 }
 
 /// Everything one pass over an input yields. Records with any Error-severity finding are dropped
@@ -68,11 +72,13 @@ pub fn load_streaming<R: std::io::Read>(
 /// numbers and lines stay those of the input, so a record left out keeps the others' numbers.
 pub fn load_records(
     container: Container,
-    mut records: impl Iterator<Item = RawRecord>,
+    records: impl Iterator<Item = RawRecord>,
     name: &str,
     opts: &LoadOptions,
     mut on_item: impl FnMut(Item),
 ) -> Result<Loaded, Finding> {
+    let map = &opts.fields;
+    let mut records = records.map(|raw| rename(map, raw));
     let mut ahead = Vec::new();
     let format = match opts.format {
         Some(format) => format,
@@ -80,7 +86,7 @@ pub fn load_records(
     };
     let mut report = Report::new(format);
     for raw in ahead.into_iter().chain(records) {
-        take(format, raw, &mut report, &mut on_item);
+        take(format, map, raw, &mut report, &mut on_item);
     }
     if report.records == 0 {
         return Err(Finding::new(Code::EmptyFile, "the file holds no records"));
@@ -142,17 +148,37 @@ fn undetected(sample: &[Value], ahead: &[RawRecord]) -> Finding {
     Finding::new(Code::UnknownFormat, message)
 }
 
+/// The record with `map`'s renames; a rename that would lose a value makes it unreadable.
+fn rename(map: &FieldMap, mut raw: RawRecord) -> RawRecord {
+    if !map.is_empty() {
+        raw.value = raw.value.and_then(|value| map.apply(value));
+    }
+    raw
+}
+
 /// Parses, checks and counts one raw record; hands it on when it has no error.
-fn take(format: Format, raw: RawRecord, report: &mut Report, on_item: &mut impl FnMut(Item)) {
+fn take(
+    format: Format,
+    map: &FieldMap,
+    raw: RawRecord,
+    report: &mut Report,
+    on_item: &mut impl FnMut(Item),
+) {
     report.records += 1;
     let source = raw.source;
-    let place = |f: Finding| {
+    let at = |f: Finding| {
         let line = f.line.unwrap_or(source.line);
         f.at(line, source.index)
     };
+    // The record could not be read (or renamed): its finding already names the user's field.
     let value = match raw.value {
         Ok(value) => value,
-        Err(finding) => return report.push(place(finding)),
+        Err(finding) => return report.push(at(finding)),
+    };
+    // Findings of the parser and the checks: back to the user's own field names.
+    let place = |f: Finding| {
+        let path = map.source_path(&f.path);
+        at(f.path(path))
     };
     match parse_record(format, &value) {
         Err(findings) => {
@@ -196,6 +222,7 @@ fn mixed_kinds(format: Format, value: &Value) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Role;
 
     #[test]
     fn detects_parses_and_counts() {
@@ -257,9 +284,51 @@ mod tests {
         assert_eq!(err.code, Code::EmptyFile);
         let opts = LoadOptions {
             format: Some(Format::Openai),
+            ..LoadOptions::default()
         };
         let err = load(&b"[]"[..], "x.json", &opts).unwrap_err();
         assert_eq!(err.code, Code::EmptyFile);
+    }
+
+    #[test]
+    fn a_field_map_turns_a_dialect_into_a_format_and_findings_name_the_users_fields() {
+        let csv = "question,answer,context\nWhat is 2+2?,4,\nName a colour.,,\n";
+        let err = load(csv.as_bytes(), "qa.csv", &LoadOptions::default()).unwrap_err();
+        assert_eq!(err.code, Code::UnknownFormat);
+        let fields = FieldMap::parse_pairs("question=instruction, answer=output, context=input");
+        let opts = LoadOptions {
+            fields: FieldMap::new(fields.unwrap(), vec![]).unwrap(),
+            ..LoadOptions::default()
+        };
+        let loaded = load(csv.as_bytes(), "qa.csv", &opts).unwrap();
+        assert_eq!(
+            (loaded.format, loaded.report.records, loaded.report.valid),
+            (Format::Alpaca, 2, 2)
+        );
+        let finding = &loaded.report.findings[0];
+        assert_eq!(
+            (finding.code, finding.line, finding.path.as_str()),
+            (Code::EmptyContent, Some(3), "/answer")
+        );
+
+        let chat = br#"{"messages": [{"role": "customer", "content": "hi"}, {"role": "agent", "content": "hello"}]}"#;
+        let opts = LoadOptions {
+            fields: FieldMap::new(
+                vec![],
+                FieldMap::parse_pairs("customer=user,agent=assistant").unwrap(),
+            )
+            .unwrap(),
+            ..LoadOptions::default()
+        };
+        let loaded = load(&chat[..], "chat.jsonl", &opts).unwrap();
+        assert_eq!((loaded.report.valid, loaded.report.findings.len()), (1, 0));
+        let roles: Vec<Role> = loaded.dataset.items[0]
+            .record
+            .turns()
+            .iter()
+            .map(|(_, _, m)| m.role)
+            .collect();
+        assert_eq!(roles, [Role::User, Role::Assistant]);
     }
 
     #[test]
@@ -267,6 +336,7 @@ mod tests {
         let data = b"{\"instruction\": \"q\", \"output\": \"a\"}\n";
         let opts = LoadOptions {
             format: Some(Format::Openai),
+            ..LoadOptions::default()
         };
         let loaded = load(&data[..], "x.jsonl", &opts).unwrap();
         assert_eq!(loaded.report.valid, 0);

@@ -38,7 +38,14 @@ fn check_input(bytes: &[u8], name: &str) -> Result<(), TestCaseError> {
         }
     }
     for format in std::iter::once(None).chain(Format::ALL.map(Some)) {
-        match load(bytes, name, &LoadOptions { format }) {
+        match load(
+            bytes,
+            name,
+            &LoadOptions {
+                format,
+                ..LoadOptions::default()
+            },
+        ) {
             Ok(loaded) => {
                 let r = &loaded.report;
                 prop_assert!(r.valid <= r.records);
@@ -311,7 +318,7 @@ proptest! {
             }
         }
         let line = format!("{v}\n");
-        let loaded = load(line.as_bytes(), "x.jsonl", &LoadOptions { format: Some(format) }).unwrap();
+        let loaded = load(line.as_bytes(), "x.jsonl", &LoadOptions { format: Some(format), ..LoadOptions::default() }).unwrap();
         for f in &loaded.report.findings {
             prop_assert!(path_exists(&v, f), "{:?} in {}", f, v);
             prop_assert_eq!((f.line, f.record), (Some(1), Some(0)));
@@ -325,7 +332,7 @@ proptest! {
     {
         let lf: String = records.iter().map(|r| format!("{r}\n\n")).collect();
         let crlf = format!("\u{feff}{}", lf.replace('\n', "\r\n"));
-        let opts = LoadOptions { format: Some(format) };
+        let opts = LoadOptions { format: Some(format), ..LoadOptions::default() };
         let a = load(lf.as_bytes(), "x.jsonl", &opts).unwrap();
         let b = load(crlf.as_bytes(), "x.jsonl", &opts).unwrap();
         prop_assert_eq!(a.dataset.items, b.dataset.items);
@@ -359,6 +366,7 @@ fn a_file_of_broken_lines_is_an_unknown_format_with_the_first_problem() {
         "x.jsonl",
         &LoadOptions {
             format: Some(Format::Openai),
+            ..LoadOptions::default()
         },
     )
     .unwrap();

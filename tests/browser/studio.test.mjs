@@ -3,7 +3,9 @@
 // message. Run through tests/browser/run.sh, which builds dist/ first.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { after, before, beforeEach, afterEach, describe, test } from "node:test";
@@ -23,6 +25,8 @@ const STEPS = [
 ];
 
 const SAMPLE = join(ROOT, "static", "samples", "sharegpt-sample.jsonl");
+const AJUSTE =
+  process.env.AJUSTE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "ajuste");
 
 let server;
 let browser;
@@ -221,6 +225,53 @@ describe("load page", () => {
     assert.match(text, /No known dataset format matches.*question, answer/s);
     assert.match(text, /unknown-format/);
     await screenshot(page, "load-unknown-format");
+    assertNoProblems();
+  });
+
+  test("a CSV of other column names loads once they are renamed, and its bundle is the command line's", async () => {
+    const csv = "question,answer\nWhat is 2+2?,4\nName a colour.,Blue.\nSay hi.,hi\nCount to two.,\"1, 2\"\n";
+    await pick({ name: "qa.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    const alert = status().getByRole("alert");
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /fields: question, answer.*Each format reads these fields/s);
+    // A list that is not FROM=TO is refused where it is typed, and nothing can be loaded.
+    await page.getByTestId("next-fields-map").fill("question");
+    assert.match(await page.getByTestId("next-renames-error").innerText(), /`question` is not FROM=TO/);
+    assert.equal(await page.getByTestId("load-again").count(), 0);
+    await page.getByTestId("next-fields-map").fill("question=instruction, answer=output");
+    await page.getByTestId("load-again").click();
+    await status().getByTestId("dataset-card").waitFor();
+    assert.equal(await page.getByTestId("file-format").innerText(), "Alpaca");
+    assert.equal(await page.getByTestId("file-records").innerText(), "4");
+    assert.equal(await page.getByTestId("read-fields-map").inputValue(), "question=instruction, answer=output");
+    await screenshot(page, "load-renamed-fields");
+
+    // The Export page's command line names the renames, and builds the same bytes natively.
+    await nav().getByRole("link", { name: /Export/ }).click();
+    const line = (await page.getByTestId("bundle-command").innerText()).trim();
+    assert.match(line, /^ajuste bundle create qa\.csv --map question=instruction,answer=output --template chatml /);
+    const work = mkdtempSync(join(tmpdir(), "ajuste-map-"));
+    try {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
+      const ours = join(work, "studio.ajuste");
+      await download.saveAs(ours);
+      writeFileSync(join(work, "qa.csv"), csv);
+      const argv = line.split(/\s+/).slice(1);
+      argv[argv.length - 1] = "native.ajuste";
+      execFileSync(AJUSTE, argv, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+      assert.ok(readFileSync(ours).equals(readFileSync(join(work, "native.ajuste"))), "the studio's bundle differs from the command line's");
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+
+    // The loaded file's renames change like any other setting, and undo takes the change back.
+    await nav().getByRole("link", { name: /Load/ }).click();
+    await page.getByTestId("read-fields-map").fill("question=instruction, answer=output, extra=input");
+    await page.getByTestId("apply-renames").click();
+    await page.locator('[data-testid="apply-renames"]:disabled').waitFor();
+    assert.equal(await page.getByTestId("file-records").innerText(), "4");
+    await page.getByTestId("undo").click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="read-fields-map"]')?.value === "question=instruction, answer=output");
     assertNoProblems();
   });
 

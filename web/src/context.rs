@@ -1,6 +1,6 @@
 //! What every page can reach: the studio state, and a way to ask the worker something.
 
-use ajuste_shared::Format;
+use ajuste_shared::LoadOptions;
 use web_sys::Blob;
 use yew::prelude::*;
 
@@ -23,8 +23,8 @@ pub struct StudioContext {
     pub state: UseReducerHandle<State>,
     /// Sends a request (and a file) to the worker.
     pub sender: Callback<(Request, Option<Blob>)>,
-    /// Starts loading a dataset, as a format or detecting it.
-    pub load: Callback<(LoadRequest, Option<Format>)>,
+    /// Starts loading a dataset, read as the options say (a format, or detect it; renames).
+    pub load: Callback<(LoadRequest, LoadOptions)>,
     /// Starts a new worker after the last one stopped, and restores the session.
     pub restart: Callback<()>,
 }

@@ -9,7 +9,7 @@ use web_sys::Blob;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use ajuste_shared::Format;
+use ajuste_shared::LoadOptions;
 
 use crate::client::{self, Client, Event};
 use crate::context::{LoadRequest, StudioContext, open_failed};
@@ -51,8 +51,8 @@ pub fn use_studio_shell() -> StudioContext {
         let dispatch = state.dispatcher();
         use_callback(
             (),
-            move |(request, format): (LoadRequest, Option<Format>), _| {
-                load(&sender, &dispatch, request, format)
+            move |(request, options): (LoadRequest, LoadOptions), _| {
+                load(&sender, &dispatch, request, options)
             },
         )
     };
@@ -119,12 +119,12 @@ fn load(
     sender: &Callback<(Request, Option<Blob>)>,
     dispatch: &UseReducerDispatcher<State>,
     request: LoadRequest,
-    format: Option<Format>,
+    options: LoadOptions,
 ) {
     match request {
         LoadRequest::File(file) => {
             let name = file.name();
-            sender.emit((Request::Open { name, format }, Some(file.into())));
+            sender.emit((Request::Open { name, options }, Some(file.into())));
         }
         LoadRequest::Url { name, url } => {
             let sender = sender.clone();
@@ -134,7 +134,7 @@ fn load(
                     Ok(blob) => sender.emit((
                         Request::Open {
                             name: name.to_string(),
-                            format,
+                            options,
                         },
                         Some(blob),
                     )),

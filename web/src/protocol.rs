@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use ajuste_shared::clean::{Drop, Step, StepReport};
 use ajuste_shared::config::Method;
 use ajuste_shared::dedup::{DedupConfig, DupKind};
+use ajuste_shared::formats::FieldMap;
 use ajuste_shared::split::SplitConfig;
 use ajuste_shared::stats::{Histogram, Stats};
 use ajuste_shared::template::Builtin;
-use ajuste_shared::{Code, Container, Finding, Format, Kind, Role, Severity};
+use ajuste_shared::{Code, Container, Finding, Format, Kind, LoadOptions, Role, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::LoadSummary;
@@ -27,10 +28,7 @@ use crate::inspect::{FileSummary, InspectError};
 pub enum Request {
     /// Load a file; its bytes come beside the message. The session is replaced only if the
     /// file loads: a bad file leaves the current work as it is.
-    Open {
-        name: String,
-        format: Option<Format>,
-    },
+    Open { name: String, options: LoadOptions },
     /// Rebuild the session kept in the browser's storage, if any.
     Restore,
     /// Change the session (a fix, a cleaning pipeline, a template...).
@@ -66,6 +64,8 @@ pub enum Request {
 pub enum Op {
     /// Read the source as this format (`None`: detect it).
     Format(Option<Format>),
+    /// Rename the source's fields and turn roles before reading it.
+    Fields(FieldMap),
     /// Set the string at `pointer` (a JSON pointer into the source record) to `value`.
     Edit {
         record: usize,
@@ -245,6 +245,8 @@ pub struct FileFacts {
     pub kind: Kind,
     /// The format the user forced (`None`: detected).
     pub forced_format: Option<Format>,
+    /// The fields and roles renamed while reading it.
+    pub fields: FieldMap,
     /// The bundle the data came from, when an `.ajuste` file was opened.
     pub from_bundle: Option<String>,
 }

@@ -367,7 +367,7 @@ mod tests {
             .open(
                 "a.jsonl",
                 format!("{record}\n").into_bytes(),
-                None,
+                ajuste_shared::LoadOptions::default(),
                 &mut |_, _, _| {},
             )
             .expect("loads")

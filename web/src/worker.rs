@@ -150,7 +150,7 @@ async fn handle(worker: &Worker, incoming: Incoming) {
         message,
     };
     match request {
-        Request::Open { name, format } => {
+        Request::Open { name, options } => {
             let bytes = match read_blob(blob.as_ref(), &mut progress).await {
                 Ok(bytes) => bytes,
                 Err(message) => {
@@ -163,7 +163,7 @@ async fn handle(worker: &Worker, incoming: Incoming) {
             let result = worker
                 .engine
                 .borrow_mut()
-                .open(&name, bytes, format, &mut progress);
+                .open(&name, bytes, options, &mut progress);
             match result {
                 Ok(summary) => {
                     save(worker, true, &mut progress).await;

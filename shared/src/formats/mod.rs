@@ -15,6 +15,7 @@
 
 pub mod alpaca;
 pub mod dpo;
+pub mod field_map;
 pub mod hh;
 pub mod kto;
 pub mod openai;
@@ -29,6 +30,8 @@ use serde_json::{Map, Value};
 use crate::codes::Code;
 use crate::diagnostic::{Finding, Severity};
 use crate::record::{Kind, Message, Record, Role};
+
+pub use field_map::FieldMap;
 
 /// A dataset format ajuste reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

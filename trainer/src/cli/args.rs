@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use ajuste_shared::formats::Format;
+use ajuste_shared::formats::{FieldMap, Format};
+use ajuste_shared::load::LoadOptions;
 use clap::{Args, Parser, Subcommand};
 
 /// ajuste: from a raw fine-tuning dataset to a trained adapter.
@@ -175,13 +176,46 @@ pub enum BundleCommand {
 }
 
 /// The dataset to read.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct InputArgs {
     /// The dataset: JSON, JSONL, CSV/TSV or Parquet, optionally gzip-compressed.
     pub file: PathBuf,
     /// The dataset format; detected from the records when absent.
     #[arg(long, short = 'f')]
     pub format: Option<Format>,
+    /// Rename record fields (CSV columns) to a format's names before reading, as
+    /// FROM=TO[,FROM=TO...]: a question/answer CSV is Alpaca with --map
+    /// question=instruction,answer=output.
+    #[arg(long = "map", value_name = "FROM=TO,...", value_parser = pairs)]
+    pub map: Vec<Pairs>,
+    /// Rename turn roles (an OpenAI `role`, a ShareGPT `from`) before reading, as
+    /// FROM=TO[,FROM=TO...]: --role customer=user,agent=assistant.
+    #[arg(long = "role", value_name = "FROM=TO,...", value_parser = pairs)]
+    pub role: Vec<Pairs>,
+}
+
+/// `FROM=TO` pairs of one --map or --role.
+#[derive(Debug, Clone, Default)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+fn pairs(text: &str) -> Result<Pairs, String> {
+    FieldMap::parse_pairs(text).map(Pairs)
+}
+
+impl InputArgs {
+    /// How to load the file: --format, --map and --role.
+    ///
+    /// # Errors
+    /// A map that renames a name twice, or two names to one.
+    pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
+        let flat = |all: &[Pairs]| all.iter().flat_map(|p| p.0.iter().cloned()).collect();
+        let fields = FieldMap::new(flat(&self.map), flat(&self.role))
+            .map_err(|e| anyhow::anyhow!("--map/--role: {e}"))?;
+        Ok(LoadOptions {
+            format: self.format,
+            fields,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -122,3 +122,38 @@ fn a_method_that_does_not_fit_the_data_is_refused() {
     assert!(run.stderr.contains("preference"), "{}", run.stderr);
     assert!(!t.path("x.ajuste").exists());
 }
+
+#[test]
+fn a_bundle_records_the_renames_its_source_was_read_with() {
+    let t = CliTest::new();
+    let csv = t.write(
+        "qa.csv",
+        "question,answer\nWhat is 2+2?,4\nName a colour.,Blue.\nSay hi.,hi\nCount to 2.,\"1, 2\"\n",
+    );
+    t.run([
+        "bundle",
+        "create",
+        csv.to_str().unwrap(),
+        "--map",
+        "question=instruction,answer=output",
+        "--template",
+        "chatml",
+        "-o",
+        "qa.ajuste",
+    ])
+    .expect(0);
+    let m = t
+        .run(["bundle", "inspect", "--json", "qa.ajuste"])
+        .expect(0)
+        .json();
+    assert_eq!(m["source"]["format"], "alpaca");
+    assert_eq!(
+        m["source"]["fields"],
+        serde_json::json!({"fields": [["question", "instruction"], ["answer", "output"]]})
+    );
+    let text = t.run(["bundle", "inspect", "qa.ajuste"]).expect(0).stdout;
+    assert!(
+        text.contains("read with fields question=instruction,answer=output renamed"),
+        "{text}"
+    );
+}

@@ -378,3 +378,96 @@ fn explain_prints_the_registry_documentation() {
     let all = t.run(["data", "explain"]).expect(0);
     assert!(all.stdout.contains("unknown-role") && all.stdout.contains("near-duplicate"));
 }
+
+#[test]
+fn map_and_role_read_a_dialect_as_a_format_and_findings_name_its_own_fields() {
+    let t = CliTest::new();
+    let csv = t.write(
+        "qa.csv",
+        "question,answer\nWhat is 2+2?,4\nName a colour.,\nSay hi.,hi\n",
+    );
+    let csv = csv.to_str().unwrap();
+    let run = t.run(["data", "validate", csv]).expect(1);
+    assert!(
+        run.stderr.contains("error[unknown-format]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--map"),
+        "the hint names --map: {}",
+        run.stderr
+    );
+
+    let map = ["--map", "question=instruction", "--map", "answer=output"];
+    let run = t
+        .run(["data", "validate", csv].into_iter().chain(map))
+        .expect(0);
+    assert!(
+        run.stdout.contains("qa.csv:3: warning[empty-content]")
+            && run.stdout.contains("field /answer"),
+        "findings name the CSV's own column: {}",
+        run.stdout
+    );
+    t.run(
+        ["data", "convert", csv, "--to", "openai", "-o", "qa.jsonl"]
+            .into_iter()
+            .chain(map),
+    )
+    .expect(0);
+    let rows = read_jsonl(&t.path("qa.jsonl"));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0]["messages"],
+        serde_json::json!([{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}])
+    );
+
+    let chat = t.write(
+        "log.jsonl",
+        r#"{"messages": [{"role": "customer", "content": "hi"}, {"role": "agent", "content": "hello"}]}"#,
+    );
+    let chat = chat.to_str().unwrap();
+    t.run(["data", "validate", chat]).expect(1);
+    t.run([
+        "data",
+        "convert",
+        chat,
+        "--role",
+        "customer=user,agent=assistant",
+        "--to",
+        "sharegpt",
+        "-o",
+        "log-sharegpt.jsonl",
+    ])
+    .expect(0);
+    let rows = read_jsonl(&t.path("log-sharegpt.jsonl"));
+    assert_eq!(rows[0]["conversations"][1]["from"], "gpt");
+}
+
+#[test]
+fn a_map_that_cannot_mean_one_thing_exits_2_and_writes_nothing() {
+    let t = CliTest::new();
+    let csv = t.write("qa.csv", "question,answer\nq,a\n");
+    let csv = csv.to_str().unwrap();
+    for (map, says) in [
+        ("question", "`question` is not FROM=TO"),
+        ("question=instruction,question=output", "renamed twice"),
+        ("question=output,answer=output", "both renamed to `output`"),
+    ] {
+        let run = t
+            .run([
+                "data",
+                "convert",
+                csv,
+                "--map",
+                map,
+                "--to",
+                "openai",
+                "-o",
+                "out.jsonl",
+            ])
+            .expect(2);
+        assert!(run.stderr.contains(says), "{map}: {}", run.stderr);
+        assert!(!t.path("out.jsonl").exists(), "{map}");
+    }
+}

@@ -7,7 +7,7 @@ use ajuste_shared::bundle::{self, SourceFile};
 use ajuste_shared::command::{BundleFiles, TemplateArg, bundle_create_args, shell_line};
 use ajuste_shared::container::write_values;
 use ajuste_shared::formats::export_record;
-use ajuste_shared::load::{LoadOptions, load};
+use ajuste_shared::load::load;
 use ajuste_shared::{Container, Format};
 use web_time::Instant;
 
@@ -71,9 +71,7 @@ fn bundle_file(s: &Session, progress: Progress<'_>) -> Result<(String, Vec<u8>),
     }
     let (source_name, source_bytes) = bundle_source(s)?;
     progress("Building the bundle", 0, 0);
-    let opts = LoadOptions {
-        format: s.settings.format,
-    };
+    let opts = s.settings.load_options();
     let loaded = load(&source_bytes[..], &source_name, &opts).map_err(|f| f.message)?;
     let source = SourceFile::new(
         &source_name,
@@ -81,7 +79,8 @@ fn bundle_file(s: &Session, progress: Progress<'_>) -> Result<(String, Vec<u8>),
         loaded.format,
         loaded.report.records,
         loaded.report.valid,
-    );
+    )
+    .with_fields(opts.fields);
     let template = s.template.template.clone()?;
     let tokenizer = s
         .template
@@ -118,6 +117,7 @@ pub fn command(s: &Session) -> Result<String, String> {
     let files = BundleFiles {
         input: &source_name,
         format: s.settings.format,
+        fields: Some(&s.settings.fields).filter(|m| !m.is_empty()),
         template: template_arg,
         tokenizer: s.settings.tokenizer.as_ref().map(|t| t.name.as_str()),
         output: &output,

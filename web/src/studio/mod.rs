@@ -28,7 +28,7 @@ use ajuste_shared::dedup::{self, DedupReport};
 use ajuste_shared::load::{LoadOptions, load_records};
 use ajuste_shared::tokenize::TextTokenizer;
 use ajuste_shared::validate::Report;
-use ajuste_shared::{Container, Dataset, Format, Item, Kind, Record, Source};
+use ajuste_shared::{Container, Dataset, Item, Kind, Record, Source};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -133,7 +133,7 @@ enum Stage {
 
 fn first_stage(op: &Op) -> Stage {
     match op {
-        Op::Format(_) | Op::Edit { .. } | Op::Drop { .. } => Stage::Load,
+        Op::Format(_) | Op::Fields(_) | Op::Edit { .. } | Op::Drop { .. } => Stage::Load,
         Op::Clean(_) => Stage::Clean,
         Op::Dedup(_) => Stage::Dedup,
         Op::Template(_) | Op::Tokenizer(_) => Stage::Template,
@@ -156,7 +156,7 @@ impl Engine {
         &mut self,
         name: &str,
         bytes: Vec<u8>,
-        format: Option<Format>,
+        options: LoadOptions,
         progress: Progress<'_>,
     ) -> Result<Summary, FailureReason> {
         let (name, bytes, base_ops, from_bundle) =
@@ -171,12 +171,16 @@ impl Engine {
         let summary = inspect(&bytes)?;
         let input = Input {
             name,
+            sha256: ajuste_shared::bundle::sha256_hex(&bytes),
             bytes,
             summary,
             from_bundle,
             base_ops,
         };
-        let ops: Vec<Op> = format.map(|f| Op::Format(Some(f))).into_iter().collect();
+        // How the file was asked to be read is the session's first changes (undoable).
+        let format = options.format.map(|f| Op::Format(Some(f)));
+        let fields = (!options.fields.is_empty()).then_some(Op::Fields(options.fields));
+        let ops: Vec<Op> = format.into_iter().chain(fields).collect();
         let session = Session::build(input, ops, &self.blobs, progress)
             .map_err(|BuildError::Load(f)| FailureReason::Load(f))?;
         self.session = Some(session);
@@ -195,8 +199,10 @@ impl Engine {
             return Err("the saved session is from another version of the studio".into());
         }
         let summary = inspect(&bytes).map_err(|e| e.to_string())?;
+        // The bytes were read from storage under this hash.
         let input = Input {
             name: saved.name,
+            sha256: saved.sha256,
             bytes,
             summary,
             from_bundle: saved.from_bundle,
@@ -222,7 +228,7 @@ impl Engine {
             SavedSession {
                 version: SAVED_VERSION,
                 name: s.input.name.clone(),
-                sha256: ajuste_shared::bundle::sha256_hex(&s.input.bytes),
+                sha256: s.input.sha256.clone(),
                 from_bundle: s.input.from_bundle.clone(),
                 base_ops: s.input.base_ops.clone(),
                 ops: s.ops.clone(),
@@ -313,6 +319,7 @@ impl Engine {
                 format: loaded.report.format,
                 kind: loaded.report.kind,
                 forced_format: s.settings.format,
+                fields: s.settings.fields.clone(),
                 from_bundle: s.input.from_bundle.clone(),
             },
             load,
@@ -424,6 +431,7 @@ impl Session {
                 .iter()
                 .try_for_each(|s| s.validate().map_err(|e| format!("{}: {e}", s.name()))),
             Op::Dedup(Some(config)) => config.validate().map_err(|e| e.to_string()),
+            Op::Fields(map) => map.check(),
             Op::Template(choice) => settings::template_of(choice).map(|_| ()),
             Op::Tokenizer(Some(t)) if !blobs.contains_key(&t.sha256) => Err(format!(
                 "the tokenizer {} is not stored; load it again",
@@ -533,9 +541,7 @@ fn load_stage(
         }
         edits.apply(raw)
     });
-    let opts = LoadOptions {
-        format: settings.format,
-    };
+    let opts = settings.load_options();
     let mut items = Vec::new();
     let loaded = load_records(container, records, &input.name, &opts, |item| {
         items.push(item)

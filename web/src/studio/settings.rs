@@ -11,9 +11,10 @@ use ajuste_shared::bundle::Recipe;
 use ajuste_shared::clean::Step;
 use ajuste_shared::config::{Method, TrainConfig};
 use ajuste_shared::dedup::DedupConfig;
+use ajuste_shared::formats::FieldMap;
 use ajuste_shared::split::SplitConfig;
 use ajuste_shared::template::{Builtin, ChatTemplate, Template};
-use ajuste_shared::{Format, Kind};
+use ajuste_shared::{Format, Kind, LoadOptions};
 
 use crate::protocol::{Op, TemplateChoice, TokenizerRef};
 
@@ -24,6 +25,7 @@ pub const DEFAULT_TEMPLATE: Builtin = Builtin::Chatml;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub format: Option<Format>,
+    pub fields: FieldMap,
     /// Fixes by record: (pointer, text), in the order they were made.
     pub edits: BTreeMap<usize, Vec<(String, String)>>,
     pub drops: BTreeSet<usize>,
@@ -50,6 +52,7 @@ impl Settings {
     pub fn new(kind: Kind) -> Self {
         Settings {
             format: None,
+            fields: FieldMap::default(),
             edits: BTreeMap::new(),
             drops: BTreeSet::new(),
             clean: Step::defaults(),
@@ -77,6 +80,7 @@ impl Settings {
     fn apply(&mut self, op: &Op) {
         match op {
             Op::Format(format) => self.format = *format,
+            Op::Fields(map) => self.fields.clone_from(map),
             Op::Edit {
                 record,
                 pointer,
@@ -98,6 +102,14 @@ impl Settings {
                 self.method = *method;
                 self.model.clone_from(model);
             }
+        }
+    }
+
+    /// How the source is read.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            format: self.format,
+            fields: self.fields.clone(),
         }
     }
 
@@ -148,6 +160,8 @@ pub fn describe(op: &Op) -> String {
     match op {
         Op::Format(Some(f)) => format!("read as {f}"),
         Op::Format(None) => "detect the format".into(),
+        Op::Fields(map) if map.is_empty() => "rename no fields".into(),
+        Op::Fields(map) => format!("rename {map}"),
         Op::Edit {
             record, pointer, ..
         } => format!("fix {pointer} of record {record}"),

@@ -20,6 +20,9 @@ use crate::protocol::{Op, TemplateChoice};
 pub struct Input {
     pub name: String,
     pub bytes: Vec<u8>,
+    /// The SHA-256 of `bytes`, hashed once: the session is saved after every change, and
+    /// hashing a 150 MB source takes about a second in wasm.
+    pub sha256: String,
     pub summary: FileSummary,
     /// The bundle the records were taken from, when one was opened.
     pub from_bundle: Option<String>,
@@ -223,6 +226,7 @@ mod tests {
         Input {
             name: name.into(),
             bytes: bytes.to_vec(),
+            sha256: ajuste_shared::bundle::sha256_hex(bytes),
             summary: inspect(bytes).unwrap(),
             from_bundle: None,
             base_ops: Vec::new(),

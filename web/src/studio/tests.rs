@@ -5,6 +5,7 @@ use ajuste_shared::bundle::{self, Bundle, SourceFile};
 use ajuste_shared::clean::Step;
 use ajuste_shared::config::Method;
 use ajuste_shared::dedup::DedupConfig;
+use ajuste_shared::formats::FieldMap;
 use ajuste_shared::load::{LoadOptions, load};
 use ajuste_shared::template::{Builtin, ChatTemplate, Template};
 use ajuste_shared::tokenize::TextTokenizer;
@@ -24,7 +25,12 @@ fn quiet() -> impl FnMut(&str, u64, u64) {
 fn open_sample() -> (Engine, Summary) {
     let mut engine = Engine::new();
     let summary = engine
-        .open("sharegpt-sample.jsonl", SAMPLE.to_vec(), None, &mut quiet())
+        .open(
+            "sharegpt-sample.jsonl",
+            SAMPLE.to_vec(),
+            LoadOptions::default(),
+            &mut quiet(),
+        )
         .expect("the sample loads");
     (engine, summary)
 }
@@ -204,7 +210,7 @@ fn a_bad_file_leaves_the_session_as_it_was() {
     ];
     for (name, bytes) in cases {
         let err = engine
-            .open(name, bytes.to_vec(), None, &mut quiet())
+            .open(name, bytes.to_vec(), LoadOptions::default(), &mut quiet())
             .unwrap_err();
         match (name, &err) {
             ("empty.jsonl", FailureReason::Inspect(InspectError::Empty)) => {}
@@ -297,7 +303,12 @@ fn leaks_and_contradictions_are_found() {
     ];
     let mut engine = Engine::new();
     engine
-        .open("p.jsonl", rows.join("\n").into_bytes(), None, &mut quiet())
+        .open(
+            "p.jsonl",
+            rows.join("\n").into_bytes(),
+            LoadOptions::default(),
+            &mut quiet(),
+        )
         .unwrap();
     let view = engine
         .dedup_preview(DedupConfig::default(), 0, &mut quiet())
@@ -369,7 +380,15 @@ fn cli_bundle(
     template: &Template,
     tokenizer: Option<&[u8]>,
 ) -> Vec<u8> {
-    let loaded = load(bytes, name, &LoadOptions { format }).unwrap();
+    let loaded = load(
+        bytes,
+        name,
+        &LoadOptions {
+            format,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
     let source = SourceFile::new(
         name,
         bytes,
@@ -459,6 +478,48 @@ fn the_bundle_is_the_one_the_command_line_builds_and_names_its_command() {
     );
     let read = Bundle::read(std::io::Cursor::new(&bytes)).unwrap();
     assert_eq!(read.manifest.tokenizer.unwrap().vocab_size, 420);
+}
+
+#[test]
+fn a_csv_of_other_names_opens_with_a_field_map_and_its_bundle_records_it() {
+    let csv = b"question,answer\nWhat is 2+2?,4\nName a colour.,Blue.\nSay hi.,hi\n";
+    let mut engine = Engine::new();
+    let failure = engine
+        .open("qa.csv", csv.to_vec(), LoadOptions::default(), &mut quiet())
+        .unwrap_err();
+    assert!(
+        failure.to_string().contains("fields: question, answer"),
+        "{failure}"
+    );
+    let fields = FieldMap::parse_pairs("question=instruction,answer=output").unwrap();
+    let options = LoadOptions {
+        fields: FieldMap::new(fields, vec![]).unwrap(),
+        ..LoadOptions::default()
+    };
+    let s = engine
+        .open("qa.csv", csv.to_vec(), options.clone(), &mut quiet())
+        .expect("loads with the renames");
+    assert_eq!((s.file.format, s.load.records), (Format::Alpaca, 3));
+    assert_eq!(s.file.fields, options.fields);
+    assert_eq!(
+        s.history,
+        ["rename fields question=instruction,answer=output"]
+    );
+    let (file, bytes) = engine.export(ExportKind::Bundle, &mut quiet()).unwrap();
+    let command = file.command.unwrap().unwrap();
+    assert!(
+        command.starts_with(
+            "ajuste bundle create qa.csv --map question=instruction,answer=output --template chatml"
+        ),
+        "{command}"
+    );
+    let read = Bundle::read(std::io::Cursor::new(&bytes)).unwrap();
+    assert_eq!(read.manifest.source.fields, options.fields);
+    // Undone, the renames are gone and the file no longer reads.
+    assert!(
+        engine.undo(&mut quiet()).is_err(),
+        "without the map the CSV has no format"
+    );
 }
 
 #[test]
@@ -578,7 +639,7 @@ fn a_bundle_opens_as_a_source_with_its_recipe() {
     let (file, bytes) = engine.export(ExportKind::Bundle, &mut quiet()).unwrap();
     let mut other = Engine::new();
     let s = other
-        .open(&file.name, bytes, None, &mut quiet())
+        .open(&file.name, bytes, LoadOptions::default(), &mut quiet())
         .expect("a bundle opens");
     assert_eq!(
         s.file.from_bundle.as_deref(),

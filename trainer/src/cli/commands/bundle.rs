@@ -4,7 +4,6 @@ use std::io::Write;
 
 use ajuste_shared::bundle::{self, Bundle, Recipe, SourceFile};
 use ajuste_shared::config::{Method, TrainConfig};
-use ajuste_shared::load::LoadOptions;
 use ajuste_shared::record::Kind;
 use ajuste_shared::split::SplitConfig;
 use anyhow::{Context, Result};
@@ -40,9 +39,7 @@ pub fn create(args: &BundleCreateArgs) -> Result<ExitStatus> {
     // The whole input is read once: its hash goes in the manifest.
     let bytes = io::read(path)?;
     let name = io::display_name(path);
-    let opts = LoadOptions {
-        format: args.input.format,
-    };
+    let opts = args.input.load_options()?;
     let loaded = match ajuste_shared::load::load(&bytes[..], &name, &opts) {
         Ok(loaded) => loaded,
         Err(finding) => return Ok(report_file_finding(path, &finding)),
@@ -72,7 +69,8 @@ pub fn create(args: &BundleCreateArgs) -> Result<ExitStatus> {
         loaded.format,
         loaded.report.records,
         loaded.report.valid,
-    );
+    )
+    .with_fields(opts.fields);
     let tok = tokenizer_bytes.as_deref().zip(tokenizer.as_ref());
     let built = bundle::build(source, loaded.dataset, &recipe, &template, tok)
         .with_context(|| format!("cannot build a bundle from `{}`", path.display()))?;
@@ -116,6 +114,9 @@ pub fn inspect(args: &BundleInspectArgs) -> Result<ExitStatus> {
         m.source.valid
     );
     println!("           sha256 {}", m.source.sha256);
+    if !m.source.fields.is_empty() {
+        println!("           read with {} renamed", m.source.fields);
+    }
     let steps: Vec<&str> = m.cleaning.steps.iter().map(|s| s.name()).collect();
     println!(
         "cleaning:  {} ({} -> {} records)",

@@ -14,7 +14,7 @@ mod train;
 use std::path::Path;
 
 use ajuste_shared::Finding;
-use ajuste_shared::load::{LoadOptions, Loaded};
+use ajuste_shared::load::Loaded;
 use anyhow::Result;
 
 use super::args::{BenchCommand, BundleCommand, Cli, Command, DataCommand, InputArgs};
@@ -56,9 +56,7 @@ fn load_input(input: &InputArgs) -> Result<Result<Loaded, Finding>> {
     let file = io::open(&input.file)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress::bytes(len, "reading");
-    let opts = LoadOptions {
-        format: input.format,
-    };
+    let opts = input.load_options()?;
     let loaded =
         ajuste_shared::load::load(bar.wrap_read(file), &io::display_name(&input.file), &opts);
     bar.finish_and_clear();

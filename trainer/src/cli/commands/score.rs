@@ -50,6 +50,7 @@ pub fn run(args: &ScoreArgs) -> Result<ExitStatus> {
     let input = InputArgs {
         file: args.data.clone(),
         format: args.format,
+        ..InputArgs::default()
     };
     let loaded = match load_input(&input)? {
         Ok(l) => l,

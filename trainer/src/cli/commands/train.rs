@@ -287,6 +287,7 @@ fn read_records(
     let input = InputArgs {
         file: path.to_path_buf(),
         format,
+        ..InputArgs::default()
     };
     let loaded: Loaded = match load_input(&input)? {
         Ok(l) => l,

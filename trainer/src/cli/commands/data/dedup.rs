@@ -64,9 +64,12 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
     let status = summarize_drops(&args.input.file, &loaded);
     let leaks = match &args.eval {
         Some(eval) => {
+            // The eval file is read as the input is: same format, same renames.
             let eval_input = InputArgs {
                 file: eval.clone(),
                 format: args.input.format,
+                map: args.input.map.clone(),
+                role: args.input.role.clone(),
             };
             let eval_loaded = match load_input(&eval_input)? {
                 Ok(l) => l,

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ajuste_shared::load::{LoadOptions, Loaded};
+use ajuste_shared::load::Loaded;
 use anyhow::{Context, Result};
 
 use crate::cli::args::ValidateArgs;
@@ -14,9 +14,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitStatus> {
     let file = io::open(path)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress::bytes(len, "validating");
-    let opts = LoadOptions {
-        format: args.input.format,
-    };
+    let opts = args.input.load_options()?;
     // Streaming: records are checked and forgotten, so memory does not grow with the file.
     let loaded = ajuste_shared::load::load_streaming(bar.wrap_read(file), &name, &opts, |_| {});
     bar.finish_and_clear();
