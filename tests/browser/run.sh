@@ -33,5 +33,5 @@ fi
 
 rm -rf "$ROOT/target/browser-artifacts"
 cd "$ROOT/tests/browser"
-node --test --test-concurrency=1 --test-timeout=120000 "${node_args[@]}" studio.test.mjs flow.test.mjs train.test.mjs
+node --test --test-concurrency=1 --test-timeout=900000 "${node_args[@]}" studio.test.mjs flow.test.mjs train.test.mjs
 echo "browser tests: screenshots in target/browser-artifacts/"
