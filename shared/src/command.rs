@@ -15,6 +15,7 @@ use crate::bundle::Recipe;
 use crate::clean::{DEFAULT_REFUSAL_PHRASES, PiiKind, Step};
 use crate::config::TrainConfig;
 use crate::dedup::DedupConfig;
+use crate::formats::field_map::pairs_text;
 use crate::formats::{FieldMap, Format};
 use crate::template::Builtin;
 
@@ -111,16 +112,14 @@ fn rename_args(map: &FieldMap, args: &mut Vec<String>) -> Result<(), CommandErro
         if pairs.is_empty() {
             continue;
         }
-        let mut list = Vec::with_capacity(pairs.len());
-        for (from, to) in pairs {
-            for name in [from, to] {
-                if name.contains([',', '=']) || name.trim() != name {
-                    return Err(CommandError::Rename(name.clone()));
-                }
-            }
-            list.push(format!("{from}={to}"));
+        let unspeakable = pairs
+            .iter()
+            .flat_map(|(from, to)| [from, to])
+            .find(|name| name.contains([',', '=']) || name.trim() != name.as_str());
+        if let Some(name) = unspeakable {
+            return Err(CommandError::Rename(name.clone()));
         }
-        push(args, flag, &list.join(","));
+        push(args, flag, &pairs_text(pairs, ","));
     }
     Ok(())
 }

@@ -178,16 +178,19 @@ impl FieldMap {
     }
 }
 
+/// `pairs` as `FROM=TO` joined by `separator`: what [`FieldMap::parse_pairs`] reads back.
+pub fn pairs_text(pairs: &[(String, String)], separator: &str) -> String {
+    pairs
+        .iter()
+        .map(|(from, to)| format!("{from}={to}"))
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// `FROM=TO,...` lists, as the command line takes them.
 impl fmt::Display for FieldMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |pairs: &[(String, String)]| {
-            pairs
-                .iter()
-                .map(|(from, to)| format!("{from}={to}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let list = |pairs: &[(String, String)]| pairs_text(pairs, ",");
         match (self.fields.is_empty(), self.roles.is_empty()) {
             (true, true) => f.write_str("no renames"),
             (false, true) => write!(f, "fields {}", list(&self.fields)),

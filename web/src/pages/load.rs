@@ -3,6 +3,7 @@
 //! columns) to a format's names; see what the file is.
 
 use ajuste_shared::formats::FieldMap;
+use ajuste_shared::formats::field_map::pairs_text;
 use ajuste_shared::{Format, LoadOptions};
 use yew::prelude::*;
 
@@ -262,16 +263,9 @@ struct Renames {
 
 impl Renames {
     fn of(map: &FieldMap) -> Self {
-        let list = |pairs: &[(String, String)]| {
-            pairs
-                .iter()
-                .map(|(from, to)| format!("{from}={to}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         Renames {
-            fields: list(&map.fields),
-            roles: list(&map.roles),
+            fields: pairs_text(&map.fields, ", "),
+            roles: pairs_text(&map.roles, ", "),
         }
     }
 
