@@ -100,6 +100,8 @@ try {
       log(`browser ${backend}: ${STEPS} steps`);
       const seconds = await runToEnd(page, 1_800_000);
       const dir = join(work, `browser-${backend}`);
+      // The adapter's zip is made first; then its files can be saved one by one.
+      await download(page, page.getByTestId("adapter-download"), dir);
       const events = readEvents(await download(page, page.getByTestId("adapter-events"), dir, "events.jsonl"));
       rows.push({ side: "browser", backend, seconds, device: backend === "webgpu" ? webgpu : "flex in wasm, one thread", ...throughput(events) });
       if (!command) {
