@@ -48,11 +48,12 @@ struct Inner {
     on_event: Callback<Event>,
 }
 
-/// A started worker and the closures it calls (dropping them would detach the handlers).
-struct Running {
-    worker: Worker,
-    _on_message: Closure<dyn Fn(MessageEvent)>,
-    _on_error: Closure<dyn Fn(ErrorEvent)>,
+/// A started worker and the closures it calls (dropping them would detach the handlers);
+/// dropping it terminates the worker. The studio worker's and the training worker's.
+pub(crate) struct Running {
+    pub(crate) worker: Worker,
+    pub(crate) _on_message: Closure<dyn Fn(MessageEvent)>,
+    pub(crate) _on_error: Closure<dyn Fn(ErrorEvent)>,
 }
 
 impl Drop for Running {

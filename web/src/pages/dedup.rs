@@ -102,12 +102,7 @@ fn Dedup(props: &DedupProps) -> Html {
     let on_slide = {
         let shown = shown_threshold.clone();
         Callback::from(move |e: InputEvent| {
-            use wasm_bindgen::JsCast;
-            if let Some(input) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                && let Ok(v) = input.value().parse()
-            {
+            if let Ok(v) = event_value(&e).parse() {
                 shown.set(v);
             }
         })

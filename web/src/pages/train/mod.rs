@@ -382,11 +382,7 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
     let typed = |id: &'static str, change: fn(&mut TrainSettings, &str) -> bool| {
         let edit = props.edit.clone();
         Callback::from(move |e: InputEvent| {
-            let text = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                .map(|i| i.value())
-                .unwrap_or_default();
+            let text = event_value(&e);
             edit.emit(Rc::new(move |f: &mut Form| {
                 f.drafts.insert(id, text.clone());
                 let _ = change(&mut f.settings, text.trim());
@@ -837,11 +833,7 @@ fn Chat(props: &ChatProps) -> Html {
     let on_tokens = {
         let edit = props.edit.clone();
         Callback::from(move |e: InputEvent| {
-            let text = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                .map(|i| i.value())
-                .unwrap_or_default();
+            let text = event_value(&e);
             edit.emit(Rc::new(move |f: &mut Form| {
                 if let Ok(n) = text.trim().parse::<usize>() {
                     f.chat.max_new_tokens = n.clamp(1, 512);

@@ -24,7 +24,7 @@ use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
 use super::view::{AdapterDownload, Phase, TrainView, WorkerState};
-use crate::client::{download, js_message};
+use crate::client::{Running, download, js_message};
 use crate::context::StudioContext;
 use crate::protocol::{ExportKind, Request};
 
@@ -43,19 +43,6 @@ pub enum ModelChoice {
     Shipped,
     /// A Hugging Face directory the user picked ([`Store::pick`]).
     Picked,
-}
-
-/// A started worker and the closures it calls (dropping them would detach the handlers).
-struct Running {
-    worker: Worker,
-    _on_message: Closure<dyn Fn(MessageEvent)>,
-    _on_error: Closure<dyn Fn(ErrorEvent)>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.worker.terminate();
-    }
 }
 
 /// Files of a picked directory: names (without the directory) and the `File`s.
