@@ -48,9 +48,10 @@ impl Backend {
 /// Where the model's files come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelSource {
-    /// A model served with the studio: its files are fetched from `url` (a directory URL
-    /// ending in `/`, relative to the site's root).
-    Shipped { name: String, url: String },
+    /// A model served over HTTP: the one shipped with the studio (`url` relative to the
+    /// site's root) or one the user named ([`ModelSource::from_url`]). `url` is the directory,
+    /// ending in `/`; each file is fetched from `url` + its name.
+    Url { name: String, url: String },
     /// A Hugging Face model directory the user picked: the `File`s travel beside the message,
     /// in the order of `files` (their names, without the directory).
     Files { name: String, files: Vec<String> },
@@ -60,9 +61,85 @@ impl ModelSource {
     /// The model's name, as the page shows it and the adapter's config records it.
     pub fn name(&self) -> &str {
         match self {
-            ModelSource::Shipped { name, .. } | ModelSource::Files { name, .. } => name,
+            ModelSource::Url { name, .. } | ModelSource::Files { name, .. } => name,
         }
     }
+
+    /// The model at a URL the user typed: a Hugging Face model page
+    /// (`https://huggingface.co/OWNER/REPO`, with or without `/tree/BRANCH` or
+    /// `/resolve/BRANCH`), whose files are fetched from `resolve/BRANCH/` (`main` unless the
+    /// URL names one), or any http(s) directory that serves the model's files. Named after
+    /// the repository or the directory's last segment.
+    pub fn from_url(text: &str) -> Result<ModelSource, String> {
+        let text = text.trim();
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(format!(
+                "'{text}' is not a URL: type the address of a model directory, such as \
+                 https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct"
+            ));
+        };
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(format!(
+                "'{text}' is a {scheme} URL: the model is fetched over http or https"
+            ));
+        }
+        // The query and fragment name no file of the model.
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let mut segments = rest.split('/').filter(|s| !s.is_empty());
+        let Some(host) = segments.next() else {
+            return Err(format!("'{text}' has no host"));
+        };
+        let path: Vec<&str> = segments.collect();
+        if host.eq_ignore_ascii_case("huggingface.co") || host.eq_ignore_ascii_case("hf.co") {
+            return hugging_face(text, &path);
+        }
+        // A link to one of the model's files stands for its directory.
+        let mut path = path;
+        if path.last().is_some_and(|file| MODEL_FILES.contains(file)) {
+            path.pop();
+        }
+        let name = path.last().copied().unwrap_or(host).to_owned();
+        let url = format!(
+            "{scheme}://{}/",
+            [host]
+                .iter()
+                .chain(&path)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        Ok(ModelSource::Url { name, url })
+    }
+}
+
+/// Files of a Hugging Face model directory that a link may point at.
+const MODEL_FILES: [&str; 5] = [
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+];
+
+/// `OWNER/REPO[/tree|resolve/BRANCH]` on huggingface.co, as the URL its files are fetched from.
+fn hugging_face(text: &str, path: &[&str]) -> Result<ModelSource, String> {
+    let (repo, branch) = match path {
+        [owner, repo] => ((*owner, *repo), "main"),
+        [owner, repo, "tree" | "resolve" | "blob", branch, ..] => ((*owner, *repo), *branch),
+        _ => {
+            return Err(format!(
+                "'{text}' is not a Hugging Face model's page: the address is \
+                 https://huggingface.co/OWNER/MODEL"
+            ));
+        }
+    };
+    Ok(ModelSource::Url {
+        name: repo.1.to_owned(),
+        url: format!(
+            "https://huggingface.co/{}/{}/resolve/{branch}/",
+            repo.0, repo.1
+        ),
+    })
 }
 
 /// The run's choices, on top of the bundle's training config.
@@ -480,6 +557,63 @@ mod tests {
     }
 
     #[test]
+    fn model_urls_name_the_directory_files_are_fetched_from() {
+        let url = |text: &str| match ModelSource::from_url(text).unwrap() {
+            ModelSource::Url { name, url } => (name, url),
+            other => panic!("{other:?}"),
+        };
+        let smol = (
+            "SmolLM2-135M".to_owned(),
+            "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/resolve/main/".to_owned(),
+        );
+        for text in [
+            "https://huggingface.co/HuggingFaceTB/SmolLM2-135M",
+            " https://huggingface.co/HuggingFaceTB/SmolLM2-135M/ ",
+            "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/tree/main",
+            "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/resolve/main/config.json",
+            "https://hf.co/HuggingFaceTB/SmolLM2-135M?library=transformers",
+        ] {
+            assert_eq!(url(text), smol, "{text}");
+        }
+        assert_eq!(
+            url("https://huggingface.co/Qwen/Qwen2-0.5B/tree/v1.0").1,
+            "https://huggingface.co/Qwen/Qwen2-0.5B/resolve/v1.0/"
+        );
+        for text in [
+            "http://127.0.0.1:8080/models/micro",
+            "http://127.0.0.1:8080/models/micro/",
+            "http://127.0.0.1:8080/models/micro/config.json",
+        ] {
+            assert_eq!(
+                url(text),
+                (
+                    "micro".to_owned(),
+                    "http://127.0.0.1:8080/models/micro/".to_owned()
+                ),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            url("https://example.com").1,
+            "https://example.com/",
+            "the site's root"
+        );
+        for (text, says) in [
+            ("models/micro", "is not a URL"),
+            ("", "is not a URL"),
+            ("file:///home/me/model", "is a file URL"),
+            ("https://", "has no host"),
+            (
+                "https://huggingface.co/HuggingFaceTB",
+                "not a Hugging Face model's page",
+            ),
+        ] {
+            let error = ModelSource::from_url(text).unwrap_err();
+            assert!(error.contains(says), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn messages_round_trip_through_json() {
         let r = TrainResponse::Event(RunEvent::Step(StepPoint {
             step: 1,
@@ -493,7 +627,7 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<TrainResponse>(&json).unwrap(), r);
         let q = TrainRequest::Start {
-            source: ModelSource::Shipped {
+            source: ModelSource::Url {
                 name: "micro".into(),
                 url: "models/micro/".into(),
             },

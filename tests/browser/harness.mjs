@@ -37,8 +37,8 @@ const MIME = {
 };
 
 /**
- * Serves `root` on 127.0.0.1 at a free port. Resolves to `{ url, requests, close }`;
- * `requests` lists every path asked for, so tests can tell which files the app fetched.
+ * Serves the built studio (`root`, dist/ by default) on 127.0.0.1 at a free port. Resolves to
+ * `{ url, requests, close }` (see `serveFiles`).
  */
 export async function serveDir(root = DIST) {
   if (!existsSync(join(root, "index.html"))) {
@@ -49,6 +49,16 @@ export async function serveDir(root = DIST) {
     // fails and every test would report that instead of what it checks.
     throw new Error(`${root} was written by \`trunk serve\`: rebuild it with \`trunk build\` (run.sh without --no-build)`);
   }
+  return serveFiles(root);
+}
+
+/**
+ * Serves the files under `root` on 127.0.0.1 at a free port, with their sizes (so HEAD says how
+ * large a file is). `cors`: let pages of other sites read them, as huggingface.co does.
+ * Resolves to `{ url, requests, close }`; `requests` lists every `METHOD path` asked for, so
+ * tests can tell which files the app fetched.
+ */
+export async function serveFiles(root, { cors = false } = {}) {
   const requests = [];
   const server = createServer((req, res) => {
     let path;
@@ -58,17 +68,21 @@ export async function serveDir(root = DIST) {
       res.writeHead(400, { "content-type": "text/plain" }).end("bad request path");
       return;
     }
-    requests.push(path);
+    requests.push(req.method === "GET" ? path : `${req.method} ${path}`);
+    const headers = cors ? { "access-control-allow-origin": "*" } : {};
     const file = normalize(join(root, path === "/" ? "index.html" : path));
     // Refuse anything that resolves outside the served folder.
     if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${path}`);
+      res.writeHead(404, { ...headers, "content-type": "text/plain" }).end(`not found: ${path}`);
       return;
     }
     res.writeHead(200, {
+      ...headers,
       "content-type": MIME[extname(file)] ?? "application/octet-stream",
+      "content-length": statSync(file).size,
       "cache-control": "no-store",
     });
+    // Node sends no body for HEAD.
     createReadStream(file).pipe(res);
   });
   await new Promise((ok, fail) => {

@@ -15,17 +15,21 @@
 //    tiny Llama directory is read from disk (tests/fixtures/browser/tiny-model); then the micro
 //    model trains two short steps on WebGPU: the eval loss falls, and the step and eval losses
 //    are the native run's within 1e-3.
+// 3. A model at a URL, served by another site (as huggingface.co serves a model's files): a site
+//    that does not let other sites read its files, and a directory with no config.json, get clear
+//    messages; a sharded model's index is found by its HEAD requests and read; the micro model,
+//    named by a link to its config.json, trains two steps on flex with the native run's losses.
 //
 // Run through tests/browser/run.sh (which builds dist/ and target/debug/ajuste).
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { ROOT, closeStudio, launchBrowser, openStudio, screenshot, serveDir } from "./harness.mjs";
+import { ROOT, closeStudio, launchBrowser, openStudio, screenshot, serveDir, serveFiles } from "./harness.mjs";
 import {
   MICRO,
   PIRATE,
@@ -334,6 +338,72 @@ describe("train page", () => {
       throw error;
     } finally {
       await closeStudio(page);
+    }
+  });
+
+  test("A model at a URL on another site: refused reads and missing files are explained, a sharded index is read, and the micro model trains with the native losses", { timeout: 300_000 }, async () => {
+    // A folder of model directories, served by two sites: one lets pages of other sites read
+    // its files (CORS, as huggingface.co does), one does not.
+    const hub = join(work, "hub");
+    cpSync(MICRO, join(hub, "micro"), { recursive: true });
+    const sharded = join(hub, "qwen2-sharded");
+    const golden = join(ROOT, "tests", "fixtures", "golden", "qwen2-f16-sharded");
+    for (const file of ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]) {
+      cpSync(join(golden, file), join(sharded, file));
+    }
+    cpSync(join(TINY, "tokenizer.json"), join(sharded, "tokenizer.json"));
+    const open = await serveFiles(hub, { cors: true });
+    const closed = await serveFiles(hub);
+    const page = await trainPage(PIRATE);
+    const useUrl = async (url) => {
+      await page.getByTestId("model-url").fill(url);
+      await page.getByTestId("model-url").press("Enter");
+      await page.locator('[data-testid="model-check"], [data-testid="model-check-error"]').first().waitFor();
+    };
+    try {
+      await useUrl(`${closed.url}micro`);
+      assert.ok(await page.getByTestId("model-url-choice").isChecked(), "typing a URL chooses it");
+      assert.match(await page.getByTestId("model-check-error").innerText(), /^micro\/config\.json could not be fetched from http:\/\/127\.0\.0\.1:\d+\/micro\/: .*does its server let other sites read its files\?\)/);
+      assert.ok(await page.getByTestId("train-start").isDisabled());
+      await useUrl(`${open.url}nowhere`);
+      assert.match(await page.getByTestId("model-check-error").innerText(), /^Nowhere has no config\.json/);
+      await useUrl("huggingface.co/HuggingFaceTB/SmolLM2-135M");
+      assert.match(await page.getByTestId("model-check-error").innerText(), /is not a URL/);
+
+      // A sharded model: its index is found and read; the safetensors files are only asked about.
+      await useUrl(`${open.url}qwen2-sharded/`);
+      await page.getByTestId("model-check").waitFor();
+      assert.match(await page.getByTestId("model-check").innerText(), /^qwen2-sharded: qwen2, /);
+      assert.equal(await page.getByTestId("model-check").getAttribute("data-parameters"), "28960");
+      assert.equal(await page.getByTestId("model-missing").count(), 0);
+      assert.ok(open.requests.includes("HEAD /qwen2-sharded/model.safetensors.index.json"), open.requests.join(" "));
+      assert.ok(open.requests.includes("/qwen2-sharded/model.safetensors.index.json"), "the index is read for the weights' size");
+      assert.ok(!open.requests.some((r) => r.startsWith("/qwen2-sharded/model-0000")), "no weights are downloaded to check a model");
+
+      // The micro model, named by a link to one of its files, trains like the shipped one.
+      await useUrl(`${open.url}micro/config.json`);
+      await page.waitForFunction(() => /^micro: llama, 2\.0 million parameters/.test(document.querySelector('[data-testid="model-check"]')?.innerText ?? ""));
+      await page.getByTestId("backend-cpu").check();
+      await settings(page, { steps: GPU_STEPS });
+      const command = await page.getByTestId("train-native-command").innerText();
+      assert.match(command, / --model micro /, command);
+      assert.match(await page.getByTestId("train-native-download").innerText(), new RegExp(`download the files at ${open.url}micro/config\\.json into micro/ first`));
+      await runToEnd(page, 120_000);
+      assert.ok(open.requests.includes("/micro/model.safetensors"), "the weights come from the URL");
+      await screenshot(page, "train-3-url-finished");
+      const eventsPath = await download(page, page.getByTestId("adapter-download"), join(work, "url"))
+        .then(() => download(page, page.getByTestId("adapter-events"), join(work, "url"), "events.jsonl"));
+      const bundle = await downloadBundle(page, join(work, "bundle-url"));
+      const native = runNative(command, bundle, MICRO, join(work, "native-url"));
+      assertClose(stepLosses(readEvents(eventsPath)), stepLosses(native), 1e-3, "step losses (model at a URL vs native)");
+      assert.deepEqual(page.problems, [], "the page logged errors");
+    } catch (error) {
+      await screenshot(page, "train-3-failed").catch(() => {});
+      throw error;
+    } finally {
+      await closeStudio(page);
+      await open.close();
+      await closed.close();
     }
   });
 });

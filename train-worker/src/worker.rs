@@ -218,7 +218,11 @@ fn handle(worker: &Rc<Worker>, id: u64, request: TrainRequest, files: Vec<Blob>)
         } => {
             let worker = worker.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                match check(&worker, &source, backend, &settings, &files).await {
+                let checked = match ModelFiles::open(&source, &files).await {
+                    Ok(model) => check(&worker, &model, backend, &settings).await,
+                    Err(message) => Err(message),
+                };
+                match checked {
                     Ok((check, _)) => worker.post(id, &TrainResponse::Checked(check)),
                     Err(message) => worker.fail(id, "model", message),
                 }
@@ -415,63 +419,110 @@ fn js_message(value: JsValue) -> String {
     }
 }
 
-/// The model's files: by name, from the picked `Blob`s or the shipped model's URL.
+/// Files a model directory at a URL is probed for (HEAD requests), in order: what [`check`]
+/// and [`set_up`] ask about (a web server lists no directories). Probing stops at a missing
+/// `config.json` (no model there), and asks for the index only when `model.safetensors` is
+/// missing: each 404 is a line in the browser's console.
+const URL_FILES: [&str; 4] = ["config.json", "tokenizer.json", "model.safetensors", INDEX];
+
+/// The model's files: by name, from the picked `Blob`s or fetched from the model's URL.
 struct ModelFiles<'a> {
     source: &'a ModelSource,
     blobs: &'a [Blob],
+    /// The files there are and their sizes in bytes (`0`: the server did not say).
+    present: Vec<(String, u64)>,
 }
 
-impl ModelFiles<'_> {
+impl<'a> ModelFiles<'a> {
+    /// Lists the files: the picked ones, or those of [`URL_FILES`] the URL has.
+    async fn open(source: &'a ModelSource, blobs: &'a [Blob]) -> Result<Self, String> {
+        let present = match source {
+            ModelSource::Files { files, .. } => files
+                .iter()
+                .zip(blobs)
+                .map(|(f, b)| (f.clone(), b.size() as u64))
+                .collect(),
+            ModelSource::Url { url, name } => {
+                let mut present: Vec<(String, u64)> = Vec::new();
+                for file in URL_FILES {
+                    let has = |f: &str| present.iter().any(|(p, _)| p == f);
+                    let wanted = match file {
+                        "config.json" => true,
+                        INDEX => has("config.json") && !has("model.safetensors"),
+                        _ => has("config.json"),
+                    };
+                    if !wanted {
+                        continue;
+                    }
+                    if let Some(size) = head(&format!("{url}{file}")).await.map_err(|e| {
+                        format!("{name}/{file} could not be fetched from {url}: {e}")
+                    })? {
+                        present.push((file.to_owned(), size));
+                    }
+                }
+                present
+            }
+        };
+        Ok(ModelFiles {
+            source,
+            blobs,
+            present,
+        })
+    }
+
     fn label(&self, file: &str) -> String {
         format!("{}/{file}", self.source.name())
     }
 
-    fn blob(&self, file: &str) -> Option<&Blob> {
-        match self.source {
-            ModelSource::Files { files, .. } => files
-                .iter()
-                .position(|f| f == file)
-                .and_then(|i| self.blobs.get(i)),
-            ModelSource::Shipped { .. } => None,
-        }
-    }
-
     fn has(&self, file: &str) -> bool {
-        match self.source {
-            ModelSource::Files { files, .. } => files.iter().any(|f| f == file),
-            // The shipped model has every file.
-            ModelSource::Shipped { .. } => file != "model.safetensors.index.json",
-        }
+        self.present.iter().any(|(f, _)| f == file)
     }
 
     /// The file's bytes; `None` when it is not there.
     async fn read(&self, file: &str) -> Result<Option<Vec<u8>>, String> {
         let label = self.label(file);
         match self.source {
-            ModelSource::Files { .. } => match self.blob(file) {
-                Some(blob) => read_blob(blob)
-                    .await
-                    .map(Some)
-                    .map_err(|e| format!("{label} could not be read: {e}")),
-                None => Ok(None),
-            },
-            ModelSource::Shipped { url, .. } => fetch(&format!("{url}{file}"))
+            ModelSource::Files { files, .. } => {
+                match files
+                    .iter()
+                    .position(|f| f == file)
+                    .and_then(|i| self.blobs.get(i))
+                {
+                    Some(blob) => read_blob(blob)
+                        .await
+                        .map(Some)
+                        .map_err(|e| format!("{label} could not be read: {e}")),
+                    None => Ok(None),
+                }
+            }
+            ModelSource::Url { url, .. } => fetch(&format!("{url}{file}"))
                 .await
-                .map_err(|e| format!("{label} could not be fetched: {e}")),
+                .map_err(|e| format!("{label} could not be fetched from {url}: {e}")),
         }
     }
 
-    /// Bytes of the weight files (`0` when unknown).
-    fn weight_bytes(&self) -> u64 {
-        match self.source {
-            ModelSource::Files { files, .. } => files
-                .iter()
-                .zip(self.blobs)
-                .filter(|(f, _)| f.ends_with(".safetensors"))
-                .map(|(_, b)| b.size() as u64)
-                .sum(),
-            ModelSource::Shipped { .. } => 0,
+    /// Bytes of the weights (`0` when unknown): the safetensors files' sizes, else the total
+    /// size a sharded model's index records.
+    async fn weight_bytes(&self) -> Result<u64, String> {
+        let files: u64 = self
+            .present
+            .iter()
+            .filter(|(f, _)| f.ends_with(".safetensors"))
+            .map(|(_, size)| size)
+            .sum();
+        if files > 0 || !self.has(INDEX) {
+            return Ok(files);
         }
+        let index = self.index().await?;
+        Ok(index
+            .pointer("/metadata/total_size")
+            .and_then(|n| n.as_u64())
+            .unwrap_or(0))
+    }
+
+    async fn index(&self) -> Result<serde_json::Value, String> {
+        let bytes = self.read(INDEX).await?.unwrap_or_default();
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", self.label(INDEX)))
     }
 
     /// Which weight files hold the model: `model.safetensors`, or the shards its index names.
@@ -479,17 +530,16 @@ impl ModelFiles<'_> {
         if self.has("model.safetensors") {
             return Ok(vec!["model.safetensors".into()]);
         }
-        let index = "model.safetensors.index.json";
-        let Some(bytes) = self.read(index).await? else {
+        if !self.has(INDEX) {
             return Err(format!(
-                "{} has no model.safetensors or model.safetensors.index.json: pick a Hugging Face \
-                 model directory with safetensors weights",
+                "{} has no model.safetensors or {INDEX}: pick a Hugging Face model directory \
+                 with safetensors weights",
                 self.source.name()
             ));
-        };
-        let json: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", self.label(index)))?;
-        let mut shards: Vec<String> = json
+        }
+        let mut shards: Vec<String> = self
+            .index()
+            .await?
             .get("weight_map")
             .and_then(|m| m.as_object())
             .map(|m| {
@@ -501,11 +551,14 @@ impl ModelFiles<'_> {
         shards.sort();
         shards.dedup();
         if shards.is_empty() {
-            return Err(format!("{}: no weight_map", self.label(index)));
+            return Err(format!("{}: no weight_map", self.label(INDEX)));
         }
         Ok(shards)
     }
 }
+
+/// A sharded model's index of its weight files.
+const INDEX: &str = "model.safetensors.index.json";
 
 async fn read_blob(blob: &Blob) -> Result<Vec<u8>, String> {
     let buffer = JsFuture::from(blob.array_buffer())
@@ -516,37 +569,70 @@ async fn read_blob(blob: &Blob) -> Result<Vec<u8>, String> {
 
 /// GETs `url`; `None` on 404.
 async fn fetch(url: &str) -> Result<Option<Vec<u8>>, String> {
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url))
-        .await
-        .map_err(js_message)?
-        .dyn_into()
-        .map_err(js_message)?;
-    if response.status() == 404 {
+    let Some(response) = request(url, "GET").await? else {
         return Ok(None);
-    }
-    if !response.ok() {
-        return Err(format!(
-            "HTTP {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
+    };
     let buffer = JsFuture::from(response.array_buffer().map_err(js_message)?)
         .await
         .map_err(js_message)?;
     Ok(Some(Uint8Array::new(&buffer).to_vec()))
 }
 
+/// Asks whether `url` is there (HEAD); its size in bytes (`0` when the server does not say),
+/// `None` on 404.
+async fn head(url: &str) -> Result<Option<u64>, String> {
+    Ok(request(url, "HEAD").await?.map(|response| {
+        response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }))
+}
+
+/// Sends a `method` request for `url`: the response when it is OK, `None` on 404, else why
+/// not, in words that say what the user can do.
+async fn request(url: &str, method: &str) -> Result<Option<web_sys::Response>, String> {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let response: web_sys::Response = JsFuture::from(scope.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| {
+            // The browser does not tell a refused connection from a server that does not let
+            // other sites read its files (CORS); both read "Failed to fetch".
+            format!(
+                "{} (is the address right, and does its server let other sites read its files?)",
+                js_message(e)
+            )
+        })?
+        .dyn_into()
+        .map_err(js_message)?;
+    match response.status() {
+        404 => Ok(None),
+        401 | 403 => Err(format!(
+            "HTTP {}: the model is private or gated; download it and pick its directory instead",
+            response.status()
+        )),
+        _ if !response.ok() => Err(format!(
+            "HTTP {} {}",
+            response.status(),
+            response.status_text()
+        )),
+        _ => Ok(Some(response)),
+    }
+}
+
 /// Reads `config.json` and checks the model for the run.
 async fn check(
     worker: &Worker,
-    source: &ModelSource,
+    files: &ModelFiles<'_>,
     backend: Backend,
     settings: &TrainSettings,
-    blobs: &[Blob],
 ) -> Result<(ModelCheck, ModelConfig), String> {
-    let files = ModelFiles { source, blobs };
+    let source = files.source;
     let label = files.label("config.json");
     let Some(bytes) = files.read("config.json").await? else {
         return Err(format!(
@@ -560,7 +646,7 @@ async fn check(
     if !files.has("tokenizer.json") {
         missing.push("tokenizer.json".to_owned());
     }
-    if !files.has("model.safetensors") && !files.has("model.safetensors.index.json") {
+    if !files.has("model.safetensors") && !files.has(INDEX) {
         missing.push("model.safetensors".to_owned());
     }
     let gpu = match backend {
@@ -571,7 +657,7 @@ async fn check(
             .and_then(|g| g.as_ref().ok().map(|(_, info)| info.clone())),
         Backend::Cpu => None,
     };
-    let file_bytes = match files.weight_bytes() {
+    let file_bytes = match files.weight_bytes().await? {
         0 => 4 * crate::check::parameters(&config),
         n => n,
     };
@@ -600,21 +686,17 @@ async fn set_up(worker: &Worker, id: u64, job: &Job, blobs: &[Blob]) -> Result<R
     let started = Instant::now();
     let model_blobs = match &job.source {
         ModelSource::Files { files, .. } => &blobs[..files.len().min(blobs.len())],
-        ModelSource::Shipped { .. } => &[][..],
+        ModelSource::Url { .. } => &[][..],
     };
     let bundle_blob = blobs
         .get(model_blobs.len())
         .ok_or("the bundle did not reach the training worker")?;
     worker.status(id, "Checking the model");
-    let (check, model_config) =
-        check(worker, &job.source, job.backend, &job.settings, model_blobs).await?;
+    let files = ModelFiles::open(&job.source, model_blobs).await?;
+    let (check, model_config) = check(worker, &files, job.backend, &job.settings).await?;
     if let Some(problem) = check.problem {
         return Err(problem);
     }
-    let files = ModelFiles {
-        source: &job.source,
-        blobs: model_blobs,
-    };
     let name = job.source.name().to_owned();
     let tokenizer_json = files.read("tokenizer.json").await?.ok_or_else(|| {
         format!("{name} has no tokenizer.json: the data is tokenized with the model's tokenizer")

@@ -11,13 +11,20 @@ pub mod train;
 pub mod validate;
 
 /// The data crate writes messages in lower case without a final stop (they are also printed
-/// after "error: " by the CLI); on their own they read better as sentences.
+/// after "error: " by the CLI); on their own they read better as sentences. A message that
+/// starts with a file's or a model's path (`micro/config.json could not…`) keeps its spelling.
 pub fn sentence(text: &str) -> String {
-    let mut chars = text.trim().chars();
+    let text = text.trim();
+    let mut chars = text.chars();
     let Some(first) = chars.next() else {
         return String::new();
     };
-    let mut out: String = first.to_uppercase().chain(chars).collect();
+    let first_word = text.split_whitespace().next().unwrap_or_default();
+    let mut out: String = if first_word.contains(['/', '.', '_']) {
+        text.to_owned()
+    } else {
+        first.to_uppercase().chain(chars).collect()
+    };
     if !out.ends_with(['.', '!', '?']) {
         out.push('.');
     }
@@ -66,6 +73,10 @@ mod tests {
         );
         assert_eq!(sentence("Already one."), "Already one.");
         assert_eq!(sentence("élan"), "Élan.");
+        assert_eq!(
+            sentence("micro/config.json could not be read"),
+            "micro/config.json could not be read."
+        );
         assert_eq!(sentence("  "), "");
     }
 }

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use ajuste_shared::config::{AdapterKind, Method};
-use ajuste_shared::train_protocol::{Backend, ChatReply, ChatSettings, ModelCheck, TrainSettings};
+use ajuste_shared::train_protocol::{
+    Backend, ChatReply, ChatSettings, ModelCheck, ModelSource, TrainSettings,
+};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -74,6 +76,7 @@ fn default_form(summary: &Summary) -> Form {
     };
     Form {
         choice: ModelChoice::Shipped,
+        url: String::new(),
         backend: None,
         settings: TrainSettings::defaults(method),
         drafts: Default::default(),
@@ -169,7 +172,7 @@ fn Train(props: &TrainProps) -> Html {
             <BackendCard form={form.clone()} edit={edit.clone()} view={Rc::new(view.clone())} {backend} />
             <SettingsCard form={form.clone()} edit={edit.clone()} summary={props.summary.clone()} {backend}
                 context={view.check.as_ref().and_then(|c| c.as_ref().ok()).map(|c| c.context)}
-                disabled={view.phase.is_active()} picked_name={picked.as_ref().map(|p| p.0.clone())} />
+                disabled={view.phase.is_active()} model={native_model(&form.choice, picked.as_ref().map(|p| p.0.as_str()))} />
             <Controls form={form.clone()} view={Rc::new(view.clone())} {backend} studio_busy={studio.state.is_changing()} store={StoreRef(store.clone())} />
             <Progress view={Rc::new(view.clone())} />
             <Evaluation view={Rc::new(view.clone())} />
@@ -225,33 +228,64 @@ fn ModelCard(props: &ModelCardProps) -> Html {
             }
         })
     };
-    let shipped = props.form.choice == ModelChoice::Shipped;
+    let on_url_input = {
+        let edit = props.edit.clone();
+        Callback::from(move |e: InputEvent| {
+            let text = event_value(&e);
+            edit.emit(Rc::new(move |f: &mut Form| f.url = text.clone()))
+        })
+    };
+    // The URL is read when the field is left (or Enter is pressed), not at every key.
+    let use_url = {
+        let edit = props.edit.clone();
+        Callback::from(move |_: Event| {
+            edit.emit(Rc::new(|f: &mut Form| {
+                f.choice = ModelChoice::Url(f.url.clone())
+            }))
+        })
+    };
+    let choice = &props.form.choice;
     html! {
         <section class="card" aria-labelledby="model-title">
             <h2 id="model-title">{ "Model" }</h2>
             <div class="choice-list">
                 <label class="choice">
-                    <input type="radio" name="model" checked={shipped} onchange={choose(ModelChoice::Shipped)} data-testid="model-shipped" />
+                    <input type="radio" name="model" checked={*choice == ModelChoice::Shipped} onchange={choose(ModelChoice::Shipped)} data-testid="model-shipped" />
                     <span>
                         <strong>{ format!("The {SHIPPED_NAME} model") }</strong>
                         { " shipped with the studio: a small Llama made for trying things out in a browser tab." }
                     </span>
                 </label>
                 <label class="choice">
-                    <input type="radio" name="model" checked={!shipped} disabled={props.picked.is_none()}
+                    <input type="radio" name="model" checked={*choice == ModelChoice::Picked} disabled={props.picked.is_none()}
                         onchange={choose(ModelChoice::Picked)} data-testid="model-picked" />
                     <span>
                         <strong>{ "A Hugging Face model directory" }</strong>
                         { " from this computer (config.json, tokenizer.json and safetensors weights; Llama, Mistral or Qwen2). Nothing is uploaded." }
                     </span>
                 </label>
+                <label class="choice">
+                    <input type="radio" name="model" checked={matches!(choice, ModelChoice::Url(_))}
+                        onchange={use_url.clone()} data-testid="model-url-choice" />
+                    <span>
+                        <strong>{ "A model at a URL" }</strong>
+                        { " on the web: a Hugging Face model's page, or any address that serves a model directory's files. They are downloaded into this tab; nothing is uploaded." }
+                    </span>
+                </label>
             </div>
-            <div class="field">
-                <label for="model-dir">{ "Model directory" }</label>
-                <input id="model-dir" type="file" webkitdirectory={true} multiple={true} onchange={on_pick} data-testid="model-dir" />
-                if let Some((name, files)) = &props.picked {
-                    <p class="muted" data-testid="model-picked-files">{ format!("{name}: {}", files.join(", ")) }</p>
-                }
+            <div class="field-row">
+                <div class="field">
+                    <label for="model-dir">{ "Model directory" }</label>
+                    <input id="model-dir" type="file" webkitdirectory={true} multiple={true} onchange={on_pick} data-testid="model-dir" />
+                    if let Some((name, files)) = &props.picked {
+                        <p class="muted" data-testid="model-picked-files">{ format!("{name}: {}", files.join(", ")) }</p>
+                    }
+                </div>
+                <div class="field field-wide">
+                    <label for="model-url">{ "Model URL" }</label>
+                    <input id="model-url" type="url" value={props.form.url.clone()} oninput={on_url_input} onchange={use_url}
+                        placeholder="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct" data-testid="model-url" />
+                </div>
             </div>
             <div aria-live="polite">
                 { match &props.check {
@@ -371,7 +405,8 @@ struct SettingsCardProps {
     backend: Backend,
     context: Option<usize>,
     disabled: bool,
-    picked_name: Option<String>,
+    /// The native command's `--model`, and the address its files come from (a model at a URL).
+    model: (String, Option<String>),
 }
 
 #[component]
@@ -440,19 +475,13 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
             </div>
         }
     };
-    let model_arg = match props.form.choice {
-        ModelChoice::Shipped => format!("static/models/{SHIPPED_NAME}"),
-        ModelChoice::Picked => props
-            .picked_name
-            .clone()
-            .unwrap_or_else(|| "MODEL_DIR".into()),
-    };
+    let (model_arg, model_url) = props.model.clone();
     let mut args: Vec<String> = vec![
         "ajuste".into(),
         "train".into(),
         props.summary.bundle_name.clone(),
         "--model".into(),
-        model_arg,
+        model_arg.clone(),
     ];
     args.extend(s.cli_args(props.backend, props.context));
     args.extend(["-o".into(), "train-run".into()]);
@@ -501,8 +530,25 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
                 <div class="command-block">
                     <pre data-testid="train-native-command"><code>{ command }</code></pre>
                 </div>
+                if let Some(url) = model_url {
+                    <p class="muted" data-testid="train-native-download">
+                        { format!("ajuste reads the model from a directory: download the files at {url} into {model_arg}/ first.") }
+                    </p>
+                }
             </div>
         </section>
+    }
+}
+
+/// The native command's `--model` for `choice`, and the URL to download the model from first.
+fn native_model(choice: &ModelChoice, picked: Option<&str>) -> (String, Option<String>) {
+    match choice {
+        ModelChoice::Shipped => (format!("static/models/{SHIPPED_NAME}"), None),
+        ModelChoice::Picked => (picked.unwrap_or("MODEL_DIR").to_owned(), None),
+        ModelChoice::Url(text) => match ModelSource::from_url(text) {
+            Ok(source) => (source.name().to_owned(), Some(text.trim().to_owned())),
+            Err(_) => ("MODEL_DIR".to_owned(), None),
+        },
     }
 }
 

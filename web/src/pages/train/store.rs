@@ -43,6 +43,8 @@ pub enum ModelChoice {
     Shipped,
     /// A Hugging Face directory the user picked ([`Store::pick`]).
     Picked,
+    /// A model directory at a URL: the address as typed ([`ModelSource::from_url`] reads it).
+    Url(String),
 }
 
 /// Files of a picked directory: names (without the directory) and the `File`s.
@@ -64,6 +66,8 @@ struct PendingStart {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     pub choice: ModelChoice,
+    /// The model URL field as typed; [`ModelChoice::Url`] takes it when the field is left.
+    pub url: String,
     /// `None`: the page picks (WebGPU on a hardware adapter, else the CPU).
     pub backend: Option<Backend>,
     pub settings: TrainSettings,
@@ -305,33 +309,44 @@ impl Store {
             .map(|p| (p.name.clone(), p.names.clone()))
     }
 
-    /// The model to send, and its files.
-    pub fn source(&self, choice: &ModelChoice) -> Option<(ModelSource, Vec<Blob>)> {
+    /// The model to send and its files, or why there is none.
+    pub fn source(&self, choice: &ModelChoice) -> Result<(ModelSource, Vec<Blob>), String> {
         match choice {
-            ModelChoice::Shipped => Some((
-                ModelSource::Shipped {
+            ModelChoice::Shipped => Ok((
+                ModelSource::Url {
                     name: SHIPPED_NAME.into(),
                     url: SHIPPED_URL.into(),
                 },
                 Vec::new(),
             )),
-            ModelChoice::Picked => self.picked.borrow().as_ref().map(|p| {
-                (
-                    ModelSource::Files {
-                        name: p.name.clone(),
-                        files: p.names.clone(),
-                    },
-                    p.files.clone(),
-                )
-            }),
+            ModelChoice::Picked => self
+                .picked
+                .borrow()
+                .as_ref()
+                .map(|p| {
+                    (
+                        ModelSource::Files {
+                            name: p.name.clone(),
+                            files: p.names.clone(),
+                        },
+                        p.files.clone(),
+                    )
+                })
+                .ok_or_else(|| "pick a model directory first".to_owned()),
+            ModelChoice::Url(text) => {
+                ModelSource::from_url(text).map(|source| (source, Vec::new()))
+            }
         }
     }
 
     /// Asks whether the model fits a run of `settings` on `backend`.
     pub fn check(&self, choice: &ModelChoice, backend: Backend, settings: &TrainSettings) {
-        let Some((source, files)) = self.source(choice) else {
-            self.update(|v| v.check = None);
-            return;
+        let (source, files) = match self.source(choice) {
+            Ok(source) => source,
+            Err(message) => {
+                self.update(|v| v.check = Some(Err(message)));
+                return;
+            }
         };
         let request = TrainRequest::CheckModel {
             source,
@@ -353,7 +368,7 @@ impl Store {
         backend: Backend,
         settings: TrainSettings,
     ) {
-        let Some((source, files)) = self.source(choice) else {
+        let Ok((source, files)) = self.source(choice) else {
             return;
         };
         *self.pending.borrow_mut() = Some(PendingStart {
