@@ -3,8 +3,8 @@
 //! The studio (crate `ajuste-web`) has no burn in its graph; the training worker is its own wasm
 //! module, fetched only when the Train page opens. They talk in these types, sent as JSON text
 //! with files beside them: the page hands the worker the session's `.ajuste` bundle (as the
-//! native `ajuste train BUNDLE` reads it) and the model's files (`File`s the user picked, or the
-//! URL of the model shipped with the studio); the worker sends back progress, the run's events
+//! native `ajuste train BUNDLE` reads it) and the model's files (`File`s the user picked, or a
+//! URL: the model shipped with the studio, or one the user typed); the worker sends back progress, the run's events
 //! (what `events.jsonl` holds natively), generated text, and the trained adapter as a file.
 //!
 //! [`TrainSettings`] are the choices the page offers; [`TrainSettings::apply`] puts them over the
