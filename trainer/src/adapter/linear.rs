@@ -4,7 +4,7 @@
 //! Orientation follows Hugging Face and PEFT so that loading and exporting never transpose:
 //! the base weight is `[out, in]`, `lora_A` is `[r, in]`, `lora_B` is `[out, r]`, DoRA's
 //! magnitude is `[out]`. The forward pass multiplies by the transposes (burn's matmul reads
-//! strided operands, the transposes are views).
+//! strided operands, the transposes are views; see [`project`]).
 //!
 //! The LoRA branch is computed as `s · ((dropout(x) · Aᵀ) · Bᵀ)`: two thin matmuls, never the
 //! dense `W + s·B·A`. DoRA follows PEFT's `DoraLinearLayer.forward`:
@@ -18,7 +18,6 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig};
-use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -137,8 +136,8 @@ impl LoraAdapter {
 
     /// The LoRA branch without scaling: `(x · Aᵀ) · Bᵀ`.
     fn branch<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let h = linear(x, self.lora_a.val().transpose(), None);
-        linear(h, self.lora_b.val().transpose(), None)
+        let h = project(x, self.lora_a.val());
+        project(h, self.lora_b.val())
     }
 
     /// What this adapter adds to the base output `base_out` (`x·Wᵀ`, no bias).
@@ -163,7 +162,7 @@ impl LoraAdapter {
                 let scale = (m.val() / norm).unsqueeze::<D>(); // [1, .., out]
                 // With dropout PEFT recomputes the base term on the dropped input.
                 let base = if dropout_active {
-                    linear(dropped, w.clone().transpose(), None)
+                    project(dropped, w.clone())
                 } else {
                     base_out.clone()
                 };
@@ -171,6 +170,22 @@ impl LoraAdapter {
             }
         }
     }
+}
+
+/// `x · weightᵀ` for `x` `[.., in]` and `weight` `[out, in]`: one `[rows, in] · [in, out]`
+/// matmul over every leading dimension of `x`, the transpose a view.
+///
+/// Not burn's `module::linear`: it broadcasts the weight to `x`'s rank first, and flex turns
+/// that reshape of a transposed view into a copy of the whole matrix on every call (the tied
+/// lm_head of SmolLM2 is 113 MB), then runs one matmul per batch row instead of one in all.
+pub fn project<const D: usize>(x: Tensor<D>, weight: Tensor<2>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let inputs = dims[D - 1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    dims[D - 1] = weight.dims()[0];
+    x.reshape([rows, inputs])
+        .matmul(weight.transpose())
+        .reshape(dims)
 }
 
 /// Euclidean norm of each row of `[out, in]`, `[out]`.
@@ -233,7 +248,7 @@ impl Linear {
     /// - output: `[..., out_features]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let w = self.weight.dense();
-        let base = linear(x.clone(), w.clone().transpose(), None);
+        let base = project(x.clone(), w.clone());
         let mut out = base.clone();
         if self.adapters_enabled {
             for adapter in self.adapters.iter().filter(|a| !a.merged) {

@@ -21,14 +21,14 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::silu;
-use burn::tensor::module::{attention, embedding, linear};
+use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::ModelConfig;
 use super::load::{LoadError, WeightSource};
 use crate::adapter::Linear;
-use crate::adapter::linear::frozen;
+use crate::adapter::linear::{frozen, project};
 
 /// Root-mean-square layer norm with a learned scale, `weight * x / sqrt(mean(x²) + eps)`.
 #[derive(Module, Debug)]
@@ -528,11 +528,7 @@ impl Model {
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),
-            None => linear(
-                hidden,
-                self.model.embed_tokens.weight.val().transpose(),
-                None,
-            ),
+            None => project(hidden, self.model.embed_tokens.weight.val()),
         }
     }
 
