@@ -72,7 +72,17 @@ const log = (...xs) => console.error("bench:", ...xs);
 // Responses are JSON text: `{"Session":{...}}`, `{"Dedup":{...}}`, or `"NoSession"`.
 const PROBE = () => {
   const Native = self.Worker;
-  const bench = (window.__ajusteBench = { log: [] });
+  const bench = (window.__ajusteBench = { log: [], longTasks: [], frames: [] });
+  // Whether the page stays responsive while the worker works: the main thread's long tasks
+  // (over 50 ms), and the time between animation frames.
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) bench.longTasks.push({ at: e.startTime, ms: e.duration });
+  }).observe({ type: "longtask", buffered: true });
+  const frame = (at) => {
+    bench.frames.push(at);
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
   const kind = (body) => {
     if (typeof body !== "string") return null;
     const m = /^\{?"(\w+)"/.exec(body);
@@ -165,6 +175,26 @@ async function waitSaved(page, timeout = STEP_TIMEOUT) {
   }
 }
 
+/** The page's main thread between `from` and `to` (performance.now times): its longest task,
+ *  how many tasks took over 50 ms, and the longest time between two animation frames. */
+async function responsiveness(page, from, to) {
+  const { longTasks, frames } = await page.evaluate(() => ({
+    longTasks: window.__ajusteBench.longTasks,
+    frames: window.__ajusteBench.frames,
+  }));
+  const tasks = longTasks.filter((t) => t.at + t.ms >= from && t.at <= to);
+  const inside = frames.filter((f) => f >= from && f <= to);
+  let gap = 0;
+  for (let i = 1; i < inside.length; i++) gap = Math.max(gap, inside[i] - inside[i - 1]);
+  return {
+    ms: Math.round(to - from),
+    long_tasks: tasks.length,
+    longest_task_ms: Math.round(Math.max(0, ...tasks.map((t) => t.ms))),
+    frames: inside.length,
+    longest_frame_gap_ms: Math.round(gap),
+  };
+}
+
 async function browserSide() {
   const server = await serveDir(resolve(args.dist));
   const browser = await launchBrowser();
@@ -207,7 +237,10 @@ async function browserSide() {
       save_source_ms: keep ? open.entry.at - keep.at : null,
       wall_ms: loadWall,
     };
+    out.steps.load.main_thread = await responsiveness(page, open.sent.at, open.entry.at);
+    out.steps.load.progress_messages = probe.entries.filter((e) => e.dir === "in" && e.kind === "Progress" && e.id === open.entry.id).length;
     log("browser: load", JSON.stringify(out.steps.load.worker_ms), `wall ${loadWall.toFixed(0)} ms`);
+    log("browser: while loading,", JSON.stringify(out.steps.load.main_thread), `${out.steps.load.progress_messages} progress messages`);
 
     // 2. Deduplicate: the page previews the session's dedup (exact) when it opens...
     t = now();

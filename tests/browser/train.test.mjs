@@ -154,6 +154,21 @@ function heldOutLoss(model, adapter) {
   return -logprob / tokens;
 }
 
+/**
+ * Downloads the finished run's adapter and events and the session's bundle, runs the page's
+ * native command on that bundle and the micro model (`device` replacing its --device), and
+ * asserts every step's loss is the native run's within 1e-3. Resolves to both runs' events.
+ */
+async function matchesNative(page, command, name, device) {
+  const dir = join(work, name.replaceAll(" ", "-"));
+  await download(page, page.getByTestId("adapter-download"), dir);
+  const events = readEvents(await download(page, page.getByTestId("adapter-events"), dir, "events.jsonl"));
+  const bundle = await downloadBundle(page, join(dir, "bundle"));
+  const native = runNative(command, bundle, MICRO, join(dir, "native"), device);
+  assertClose(stepLosses(events), stepLosses(native), 1e-3, `step losses (${name} vs native)`);
+  return { events, native };
+}
+
 function assertClose(a, b, tolerance, what) {
   assert.equal(a.length, b.length, `${what}: ${a.length} values vs ${b.length}`);
   for (let i = 0; i < a.length; i++) {
@@ -323,15 +338,10 @@ describe("train page", () => {
       const evalAfter = Number(await page.getByTestId("eval-after-eval_loss").innerText());
       assert.ok(evalAfter < evalBefore, `eval loss should fall on WebGPU: ${evalBefore} -> ${evalAfter}`);
       await screenshot(page, "train-2-webgpu-finished");
-      const eventsPath = await download(page, page.getByTestId("adapter-download"), join(work, "gpu"))
-        .then(() => download(page, page.getByTestId("adapter-events"), join(work, "gpu"), "events.jsonl"));
-      const losses = stepLosses(readEvents(eventsPath));
       // The native run on the CPU: the same numbers, to float noise.
-      const bundle = await downloadBundle(page, join(work, "bundle-gpu"));
-      const native = runNative(command, bundle, MICRO, join(work, "native-gpu"), "cpu");
-      assertClose(losses, stepLosses(native), 1e-3, "step losses (WebGPU vs native CPU)");
+      const { events, native } = await matchesNative(page, command, "webgpu", "cpu");
       const evalOf = (evs) => evs.filter((e) => e.event === "eval").map((e) => e.eval_loss);
-      assertClose(evalOf(readEvents(eventsPath)), evalOf(native), 1e-3, "eval losses (WebGPU vs native CPU)");
+      assertClose(evalOf(events), evalOf(native), 1e-3, "eval losses (WebGPU vs native CPU)");
       assert.deepEqual(page.problems, [], "the page logged errors");
     } catch (error) {
       await screenshot(page, "train-2-failed").catch(() => {});
@@ -391,11 +401,7 @@ describe("train page", () => {
       await runToEnd(page, 120_000);
       assert.ok(open.requests.includes("/micro/model.safetensors"), "the weights come from the URL");
       await screenshot(page, "train-3-url-finished");
-      const eventsPath = await download(page, page.getByTestId("adapter-download"), join(work, "url"))
-        .then(() => download(page, page.getByTestId("adapter-events"), join(work, "url"), "events.jsonl"));
-      const bundle = await downloadBundle(page, join(work, "bundle-url"));
-      const native = runNative(command, bundle, MICRO, join(work, "native-url"));
-      assertClose(stepLosses(readEvents(eventsPath)), stepLosses(native), 1e-3, "step losses (model at a URL vs native)");
+      await matchesNative(page, command, "model at a URL");
       assert.deepEqual(page.problems, [], "the page logged errors");
     } catch (error) {
       await screenshot(page, "train-3-failed").catch(() => {});
