@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod io;
+mod malloc;
 mod progress;
 
 use std::process::ExitCode;

@@ -18,9 +18,24 @@ use ajuste_shared::load::Loaded;
 use anyhow::Result;
 
 use super::args::{BenchCommand, BundleCommand, Cli, Command, DataCommand, InputArgs};
-use super::{ExitStatus, io, progress};
+use super::{ExitStatus, io, malloc, progress};
+
+/// Whether the command computes with a model's tensors (see [`malloc::keep_freed_memory`]).
+fn runs_a_model(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Train(_)
+            | Command::Score(_)
+            | Command::Generate(_)
+            | Command::Pretrain(_)
+            | Command::Bench(BenchCommand::Train(_))
+    )
+}
 
 pub fn run(cli: Cli) -> Result<ExitStatus> {
+    if runs_a_model(&cli.command) {
+        malloc::keep_freed_memory();
+    }
     match cli.command {
         Command::Data(cmd) => match cmd {
             DataCommand::Inspect(args) => data::inspect::run(&args),
