@@ -112,6 +112,20 @@ impl ModelSource {
     }
 }
 
+impl ModelSource {
+    /// The Hugging Face repository and revision a [`ModelSource::Url`] from
+    /// [`ModelSource::from_url`] fetches from (`("OWNER/REPO", "main")`), for the command that
+    /// downloads it; `None` for any other source.
+    pub fn hugging_face_repo(&self) -> Option<(String, String)> {
+        let ModelSource::Url { url, .. } = self else {
+            return None;
+        };
+        let rest = url.strip_prefix("https://huggingface.co/")?;
+        let (repo, revision) = rest.trim_end_matches('/').split_once("/resolve/")?;
+        Some((repo.to_owned(), revision.to_owned()))
+    }
+}
+
 /// Files of a Hugging Face model directory that a link may point at.
 const MODEL_FILES: [&str; 5] = [
     "config.json",
@@ -593,6 +607,12 @@ mod tests {
                 "{text}"
             );
         }
+        let repo = |text: &str| ModelSource::from_url(text).unwrap().hugging_face_repo();
+        assert_eq!(
+            repo("https://huggingface.co/Qwen/Qwen2-0.5B/tree/v1.0"),
+            Some(("Qwen/Qwen2-0.5B".to_owned(), "v1.0".to_owned()))
+        );
+        assert_eq!(repo("http://127.0.0.1:8080/models/micro"), None);
         assert_eq!(
             url("https://example.com").1,
             "https://example.com/",

@@ -405,7 +405,7 @@ struct SettingsCardProps {
     backend: Backend,
     context: Option<usize>,
     disabled: bool,
-    /// The native command's `--model`, and the address its files come from (a model at a URL).
+    /// The native command's `--model`, and how to download it there first (a model at a URL).
     model: (String, Option<String>),
 }
 
@@ -475,7 +475,7 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
             </div>
         }
     };
-    let (model_arg, model_url) = props.model.clone();
+    let (model_arg, download) = props.model.clone();
     let mut args: Vec<String> = vec![
         "ajuste".into(),
         "train".into(),
@@ -530,23 +530,46 @@ fn SettingsCard(props: &SettingsCardProps) -> Html {
                 <div class="command-block">
                     <pre data-testid="train-native-command"><code>{ command }</code></pre>
                 </div>
-                if let Some(url) = model_url {
-                    <p class="muted" data-testid="train-native-download">
-                        { format!("ajuste reads the model from a directory: download the files at {url} into {model_arg}/ first.") }
-                    </p>
+                if let Some(how) = download {
+                    <p class="muted" data-testid="train-native-download">{ how }</p>
                 }
             </div>
         </section>
     }
 }
 
-/// The native command's `--model` for `choice`, and the URL to download the model from first.
+/// The native command's `--model` for `choice`, and, for a model at a URL, how to download it
+/// into that directory first.
 fn native_model(choice: &ModelChoice, picked: Option<&str>) -> (String, Option<String>) {
     match choice {
         ModelChoice::Shipped => (format!("static/models/{SHIPPED_NAME}"), None),
         ModelChoice::Picked => (picked.unwrap_or("MODEL_DIR").to_owned(), None),
         ModelChoice::Url(text) => match ModelSource::from_url(text) {
-            Ok(source) => (source.name().to_owned(), Some(text.trim().to_owned())),
+            Ok(source) => {
+                let dir = source.name().to_owned();
+                let how = match source.hugging_face_repo() {
+                    Some((repo, revision)) => format!(
+                        "ajuste reads the model from a directory: download it first with `{}`.",
+                        ajuste_shared::command::shell_line(
+                            &[
+                                "hf",
+                                "download",
+                                &repo,
+                                "--revision",
+                                &revision,
+                                "--local-dir",
+                                &dir
+                            ]
+                            .map(str::to_owned)
+                        )
+                    ),
+                    None => format!(
+                        "ajuste reads the model from a directory: download the files at {} into {dir}/ first.",
+                        text.trim()
+                    ),
+                };
+                (dir, Some(how))
+            }
             Err(_) => ("MODEL_DIR".to_owned(), None),
         },
     }
@@ -1015,6 +1038,33 @@ mod tests {
     fn parameters_read_well() {
         assert_eq!(parameters(2_100_000), "2.1 million");
         assert_eq!(parameters(1_700_000_000), "1.7 billion");
+    }
+
+    #[test]
+    fn the_native_command_names_where_to_download_a_model_at_a_url() {
+        let url = |text: &str| native_model(&ModelChoice::Url(text.into()), None);
+        assert_eq!(
+            url("https://huggingface.co/HuggingFaceTB/SmolLM2-135M/tree/main"),
+            (
+                "SmolLM2-135M".into(),
+                Some(
+                    "ajuste reads the model from a directory: download it first with `hf download \
+                     HuggingFaceTB/SmolLM2-135M --revision main --local-dir SmolLM2-135M`."
+                        .into()
+                )
+            )
+        );
+        let (dir, how) = url("http://127.0.0.1:8000/models/micro/");
+        assert_eq!(dir, "micro");
+        assert!(
+            how.unwrap()
+                .contains("download the files at http://127.0.0.1:8000/models/micro/ into micro/")
+        );
+        assert_eq!(url("models/micro"), ("MODEL_DIR".into(), None));
+        assert_eq!(
+            native_model(&ModelChoice::Picked, Some("tiny-model")),
+            ("tiny-model".into(), None)
+        );
     }
 
     #[test]
