@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use ajuste_shared::dedup::{
-    DedupConfig, DedupConfigError, DupKind, dedup, leak_findings, leakage, swapped_findings,
-    swapped_preferences,
+    DedupConfig, DedupConfigError, DupKind, dedup, dedup_scanned, leak_findings, leakage,
+    leakage_among, swapped_findings, swapped_preferences,
 };
 use ajuste_shared::synth::planted_records;
 use ajuste_shared::{Code, Conversation, Dataset, Item, Message, Preference, Record, Source};
@@ -350,6 +350,38 @@ fn leakage_finds_exact_and_near_eval_copies() {
         "{}",
         findings[1].message
     );
+}
+
+#[test]
+fn leakage_among_scanned_records_equals_leakage_on_copies_of_them() {
+    let (records, _) = planted_records(1000, 7);
+    for cfg in [near_cfg(), DedupConfig::default()] {
+        let (report, scanned) = dedup_scanned(&records, &cfg);
+        assert_eq!(report, dedup(&records, &cfg));
+        let exact: BTreeSet<usize> = report
+            .clusters
+            .iter()
+            .filter(|c| c.kind == DupKind::Exact)
+            .flat_map(|c| c.removed.clone())
+            .collect();
+        // Near copies stay in, so that near leaks cross the split; every third record is eval.
+        let (eval, train): (Vec<usize>, Vec<usize>) = (0..records.len())
+            .filter(|i| !exact.contains(i))
+            .partition(|i| i % 3 == 1);
+        let copies =
+            |ix: &[usize]| -> Vec<Record> { ix.iter().map(|&i| records[i].clone()).collect() };
+        let expected = leakage(&copies(&train), &copies(&eval), &cfg);
+        assert_eq!(
+            leakage_among(&records, &scanned, &train, &eval, &cfg),
+            expected
+        );
+        if cfg.near {
+            assert!(
+                expected.iter().any(|l| l.kind == DupKind::Near),
+                "the split should cut some planted near pairs: {expected:?}"
+            );
+        }
+    }
 }
 
 #[test]

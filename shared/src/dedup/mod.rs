@@ -338,6 +338,29 @@ fn scan(
 /// at the records exact dedup kept. Deterministic: the same records and configuration give
 /// the same report.
 pub fn dedup(records: &[Record], cfg: &DedupConfig) -> DedupReport {
+    dedup_scanned(records, cfg).0
+}
+
+/// What [`dedup_scanned`] computed for each record: its exact key and its LSH band entries (none
+/// for an exact duplicate, which is dropped before hashing), so that [`leakage_among`] can check
+/// a split of the kept records without hashing them again.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    keys: Vec<u128>,
+    /// By ascending id (the record's index).
+    entries: Vec<BandEntry>,
+}
+
+impl Scanned {
+    fn entries_of(&self, id: usize) -> &[BandEntry] {
+        let from = self.entries.partition_point(|e| e.id < id);
+        let to = self.entries.partition_point(|e| e.id <= id);
+        &self.entries[from..to]
+    }
+}
+
+/// [`dedup`], and what it computed for each record.
+pub fn dedup_scanned(records: &[Record], cfg: &DedupConfig) -> (DedupReport, Scanned) {
     let n = records.len();
     let hasher = cfg
         .near
@@ -352,7 +375,11 @@ pub fn dedup(records: &[Record], cfg: &DedupConfig) -> DedupReport {
             .map(|f| exact_of.entry(f).or_default().push(i))
             .is_some()
     };
-    scan(records, 0, hasher.as_ref(), cfg.bands, skip, &mut entries);
+    let keys = scan(records, 0, hasher.as_ref(), cfg.bands, skip, &mut entries);
+    let scanned = Scanned {
+        keys,
+        entries: entries.clone(),
+    };
     let mut clusters: Vec<Cluster> = exact_of
         .into_iter()
         .map(|(kept, removed)| {
@@ -377,14 +404,15 @@ pub fn dedup(records: &[Record], cfg: &DedupConfig) -> DedupReport {
             .sum::<usize>()
     };
     let (exact_duplicates, near_duplicates) = (count(DupKind::Exact), count(DupKind::Near));
-    DedupReport {
+    let report = DedupReport {
         records: n,
         kept: n - exact_duplicates - near_duplicates,
         exact_duplicates,
         near_duplicates,
         clusters,
         config: cfg.clone(),
-    }
+    };
+    (report, scanned)
 }
 
 /// Buckets, confirms and clusters the band entries of `records`.
@@ -440,18 +468,74 @@ pub fn leakage(train: &[Record], eval: &[Record], cfg: &DedupConfig) -> Vec<Leak
         |_, _| false,
         &mut entries,
     );
+    let index = first_seen(&train_keys);
+    let t = train.len();
+    let exact_hit = |_: usize, key: u128| cfg.exact && index.get(key).is_some();
+    let eval_keys = scan(eval, t, hasher.as_ref(), cfg.bands, exact_hit, &mut entries);
+    let record = |i: usize| if i < t { &train[i] } else { &eval[i - t] };
+    leaks(&index, &eval_keys, t, entries, record, cfg)
+}
+
+/// [`leakage`] between the records at `train` and those at `eval`, indices into the `records`
+/// that `scanned` was made from by [`dedup_scanned`] with the same `cfg`: what it computed is
+/// reused, nothing is hashed again. No index may be of a record dedup removed as an exact
+/// duplicate (it was never hashed). Leaks index into `train` and `eval`, as [`leakage`]'s do.
+pub fn leakage_among(
+    records: &[Record],
+    scanned: &Scanned,
+    train: &[usize],
+    eval: &[usize],
+    cfg: &DedupConfig,
+) -> Vec<Leak> {
+    let t = train.len();
+    let train_keys: Vec<u128> = train.iter().map(|&r| scanned.keys[r]).collect();
+    let eval_keys: Vec<u128> = eval.iter().map(|&r| scanned.keys[r]).collect();
+    let index = first_seen(&train_keys);
+    let mut entries = Vec::new();
+    let ids = train.iter().enumerate().chain(
+        eval.iter()
+            .enumerate()
+            // As `leakage` does: an eval record with a train twin is an exact leak only.
+            .filter(|&(e, _)| !(cfg.exact && index.get(eval_keys[e]).is_some()))
+            .map(|(e, r)| (t + e, r)),
+    );
+    for (id, &r) in ids {
+        entries.extend(scanned.entries_of(r).iter().map(|e| BandEntry { id, ..*e }));
+    }
+    let record = |i: usize| {
+        if i < t {
+            &records[train[i]]
+        } else {
+            &records[eval[i - t]]
+        }
+    };
+    leaks(&index, &eval_keys, t, entries, record, cfg)
+}
+
+/// The first train index of each exact key.
+fn first_seen(train_keys: &[u128]) -> FirstSeen {
     let mut index = FirstSeen::new();
     for (i, &k) in train_keys.iter().enumerate() {
         index.insert(k, i);
     }
-    let t = train.len();
-    let mut exact_leaks = BTreeMap::new();
-    let exact_hit = |_: usize, key: u128| cfg.exact && index.get(key).is_some();
-    let eval_keys = scan(eval, t, hasher.as_ref(), cfg.bands, exact_hit, &mut entries);
+    index
+}
+
+/// The leaks, given the train records' exact keys (`index`), the eval records' keys, and the
+/// band entries of train (ids `0..t`) and eval (ids `t..`) records; `record(id)` reads one.
+fn leaks<'a>(
+    index: &FirstSeen,
+    eval_keys: &[u128],
+    t: usize,
+    entries: Vec<BandEntry>,
+    record: impl Fn(usize) -> &'a Record,
+    cfg: &DedupConfig,
+) -> Vec<Leak> {
+    let mut leaks = BTreeMap::new();
     if cfg.exact {
         for (e, &k) in eval_keys.iter().enumerate() {
             if let Some(tr) = index.get(k) {
-                exact_leaks.insert(
+                leaks.insert(
                     e,
                     Leak {
                         eval: e,
@@ -464,21 +548,20 @@ pub fn leakage(train: &[Record], eval: &[Record], cfg: &DedupConfig) -> Vec<Leak
         }
     }
     if cfg.near {
-        for leak in near_leaks(train, eval, entries, cfg) {
-            exact_leaks.entry(leak.eval).or_insert(leak);
+        for leak in near_leaks(t, record, entries, cfg) {
+            leaks.entry(leak.eval).or_insert(leak);
         }
     }
-    exact_leaks.into_values().collect()
+    leaks.into_values().collect()
 }
 
 /// Near leaks from the band entries of train (ids `0..t`) and eval (ids `t..`) records.
-fn near_leaks(
-    train: &[Record],
-    eval: &[Record],
+fn near_leaks<'a>(
+    t: usize,
+    record: impl Fn(usize) -> &'a Record,
     entries: Vec<BandEntry>,
     cfg: &DedupConfig,
 ) -> Vec<Leak> {
-    let t = train.len();
     let mut pairs = Vec::new();
     for bucket in buckets(entries) {
         // Buckets are sorted, so train ids come first; cap them as `bucket_pairs` does.
@@ -494,7 +577,6 @@ fn near_leaks(
     }
     pairs.sort_unstable();
     pairs.dedup();
-    let record = |i: usize| if i < t { &train[i] } else { &eval[i - t] };
     let mut cache = ShingleCache::new(record, cfg.ngram);
     let mut best: BTreeMap<usize, (usize, f64)> = BTreeMap::new();
     for (tr, e, sim) in confirm_pairs(&pairs, cfg.threshold, |i, j| cache.jaccard(i, j)) {

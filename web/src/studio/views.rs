@@ -203,7 +203,7 @@ impl Engine {
         let records = &s.cleaned.records;
         progress("Deduplicating", 0, 0);
         let start = Instant::now();
-        let report = dedup::dedup(records, &config);
+        let (report, scanned) = dedup::dedup_scanned(records, &config);
         view.ms = elapsed_ms(start);
         view.exact = report.exact_duplicates;
         view.near = report.near_duplicates;
@@ -231,11 +231,10 @@ impl Engine {
             .collect();
         progress("Checking train/eval leakage", 0, 0);
         if let Ok(split) = ajuste_shared::split::split(kept.len(), s.settings.split) {
-            let part = |ix: &[usize]| -> Vec<Record> {
-                ix.iter().map(|&k| records[kept[k]].clone()).collect()
-            };
+            // The signatures dedup just computed are reused: nothing is hashed twice.
+            let part = |ix: &[usize]| -> Vec<usize> { ix.iter().map(|&k| kept[k]).collect() };
             let (train, eval) = (part(&split.train), part(&split.eval));
-            let leaks = dedup::leakage(&train, &eval, &config);
+            let leaks = dedup::leakage_among(records, &scanned, &train, &eval, &config);
             view.leaks = leaks.len();
             view.leak_sample = leaks
                 .iter()
