@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use ajuste_shared::dedup::{
-    DedupConfig, DedupConfigError, DupKind, dedup, dedup_scanned, leak_findings, leakage,
-    leakage_among, swapped_findings, swapped_preferences,
+    DedupConfig, DedupConfigError, DedupReport, DupKind, dedup, dedup_scanned, leak_findings,
+    leakage, leakage_among, swapped_findings, swapped_preferences,
 };
 use ajuste_shared::synth::planted_records;
 use ajuste_shared::{Code, Conversation, Dataset, Item, Message, Preference, Record, Source};
@@ -20,6 +20,16 @@ fn conv(turns: &[(&str, &str)]) -> Record {
         messages,
         meta: Default::default(),
     })
+}
+
+/// The records the report removes as duplicates of `kind`.
+fn removed_as(report: &DedupReport, kind: DupKind) -> BTreeSet<usize> {
+    report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == kind)
+        .flat_map(|c| c.removed.clone())
+        .collect()
 }
 
 fn near_cfg() -> DedupConfig {
@@ -184,19 +194,9 @@ fn planted_near_duplicates_are_found_with_the_target_precision_and_recall() {
     let (records, truth) = planted_records(1000, 42);
     let report = dedup(&records, &near_cfg());
     // Every planted exact copy is removed as exact.
-    let exact_removed: BTreeSet<usize> = report
-        .clusters
-        .iter()
-        .filter(|c| c.kind == DupKind::Exact)
-        .flat_map(|c| c.removed.clone())
-        .collect();
+    let exact_removed = removed_as(&report, DupKind::Exact);
     assert_eq!(exact_removed, truth.exact_copies());
-    let near_removed: BTreeSet<usize> = report
-        .clusters
-        .iter()
-        .filter(|c| c.kind == DupKind::Near)
-        .flat_map(|c| c.removed.clone())
-        .collect();
+    let near_removed = removed_as(&report, DupKind::Near);
     let q = truth.near_quality(&near_removed);
     assert!(
         q.planted >= 30,
@@ -358,12 +358,7 @@ fn leakage_among_scanned_records_equals_leakage_on_copies_of_them() {
     for cfg in [near_cfg(), DedupConfig::default()] {
         let (report, scanned) = dedup_scanned(&records, &cfg);
         assert_eq!(report, dedup(&records, &cfg));
-        let exact: BTreeSet<usize> = report
-            .clusters
-            .iter()
-            .filter(|c| c.kind == DupKind::Exact)
-            .flat_map(|c| c.removed.clone())
-            .collect();
+        let exact = removed_as(&report, DupKind::Exact);
         // Near copies stay in, so that near leaks cross the split; every third record is eval.
         let (eval, train): (Vec<usize>, Vec<usize>) = (0..records.len())
             .filter(|i| !exact.contains(i))
