@@ -338,7 +338,8 @@ fn scan(
 /// at the records exact dedup kept. Deterministic: the same records and configuration give
 /// the same report.
 pub fn dedup(records: &[Record], cfg: &DedupConfig) -> DedupReport {
-    dedup_scanned(records, cfg).0
+    let (scanned, exact_of) = scan_for_dedup(records, cfg);
+    report(records, scanned.entries, exact_of, cfg)
 }
 
 /// What [`dedup_scanned`] computed for each record: its exact key and its LSH band entries (none
@@ -359,16 +360,24 @@ impl Scanned {
     }
 }
 
-/// [`dedup`], and what it computed for each record.
+/// [`dedup`], and what it computed for each record (the band entries are copied for the
+/// clustering, which consumes them; [`dedup`] alone does not copy them).
 pub fn dedup_scanned(records: &[Record], cfg: &DedupConfig) -> (DedupReport, Scanned) {
-    let n = records.len();
+    let (scanned, exact_of) = scan_for_dedup(records, cfg);
+    let report = report(records, scanned.entries.clone(), exact_of, cfg);
+    (report, scanned)
+}
+
+/// Every record's exact key and (when `cfg.near`) band entries, and the exact duplicates
+/// found on the way: `first -> later copies`. Exact duplicates are decided during the scan so
+/// they never reach the MinHash stage.
+fn scan_for_dedup(records: &[Record], cfg: &DedupConfig) -> (Scanned, BTreeMap<usize, Vec<usize>>) {
     let hasher = cfg
         .near
         .then(|| MinHasher::new(cfg.ngram, cfg.permutations, cfg.seed));
     let mut seen = FirstSeen::new();
     let mut exact_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut entries = Vec::new();
-    // Exact duplicates are decided during the scan so they never reach the MinHash stage.
     let skip = |i: usize, key: u128| -> bool {
         let first = if cfg.exact { seen.insert(key, i) } else { None };
         first
@@ -376,10 +385,17 @@ pub fn dedup_scanned(records: &[Record], cfg: &DedupConfig) -> (DedupReport, Sca
             .is_some()
     };
     let keys = scan(records, 0, hasher.as_ref(), cfg.bands, skip, &mut entries);
-    let scanned = Scanned {
-        keys,
-        entries: entries.clone(),
-    };
+    (Scanned { keys, entries }, exact_of)
+}
+
+/// The report: the exact clusters, and the near ones from the band `entries`.
+fn report(
+    records: &[Record],
+    entries: Vec<BandEntry>,
+    exact_of: BTreeMap<usize, Vec<usize>>,
+    cfg: &DedupConfig,
+) -> DedupReport {
+    let n = records.len();
     let mut clusters: Vec<Cluster> = exact_of
         .into_iter()
         .map(|(kept, removed)| {
@@ -404,15 +420,14 @@ pub fn dedup_scanned(records: &[Record], cfg: &DedupConfig) -> (DedupReport, Sca
             .sum::<usize>()
     };
     let (exact_duplicates, near_duplicates) = (count(DupKind::Exact), count(DupKind::Near));
-    let report = DedupReport {
+    DedupReport {
         records: n,
         kept: n - exact_duplicates - near_duplicates,
         exact_duplicates,
         near_duplicates,
         clusters,
         config: cfg.clone(),
-    };
-    (report, scanned)
+    }
 }
 
 /// Buckets, confirms and clusters the band entries of `records`.

@@ -549,7 +549,7 @@ fn native_model(choice: &ModelChoice, picked: Option<&str>) -> (String, Option<S
                 let dir = source.name().to_owned();
                 let how = match source.hugging_face_repo() {
                     Some((repo, revision)) => format!(
-                        "ajuste reads the model from a directory: download it first with `{}`.",
+                        "download it first with `{}`",
                         ajuste_shared::command::shell_line(
                             &[
                                 "hf",
@@ -563,11 +563,9 @@ fn native_model(choice: &ModelChoice, picked: Option<&str>) -> (String, Option<S
                             .map(str::to_owned)
                         )
                     ),
-                    None => format!(
-                        "ajuste reads the model from a directory: download the files at {} into {dir}/ first.",
-                        text.trim()
-                    ),
+                    None => format!("download the files at {} into {dir}/ first", text.trim()),
                 };
+                let how = format!("ajuste reads the model from a directory: {how}.");
                 (dir, Some(how))
             }
             Err(_) => ("MODEL_DIR".to_owned(), None),
