@@ -423,6 +423,18 @@ impl Decoder {
     }
 }
 
+/// What a forward pass hands to the objectives (see [`Model::outputs`]).
+// Tensor handles are a few hundred bytes; the value lives for one call, so boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Outputs {
+    /// `[batch, seq, vocab]` logits.
+    Logits(Tensor<3>),
+    /// `[batch, seq, hidden]` final hidden states and the frozen `[vocab, hidden]` output
+    /// projection: the log-probabilities are taken without the logits entering the graph
+    /// ([`hidden_token_logps`](crate::objective::logprobs::hidden_token_logps)).
+    Hidden { hidden: Tensor<3>, head: Tensor<2> },
+}
+
 /// A causal language model (transformers' `LlamaForCausalLM` / `Qwen2ForCausalLM`).
 #[derive(Module, Debug)]
 pub struct Model {
@@ -505,6 +517,31 @@ impl Model {
         input_ids: Tensor<2, Int>,
         attention_mask: Option<Tensor<2, Int>>,
         position_ids: Option<Tensor<2, Int>>,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        self.logits(self.hidden_with(input_ids, attention_mask, position_ids, cache))
+    }
+
+    /// What the objectives take log-probabilities from, for a batch without cache: the final
+    /// hidden states and the output projection when the projection is frozen, else the logits.
+    pub fn outputs(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Outputs {
+        let hidden = self.hidden_with(input_ids, attention_mask, None, None);
+        match self.frozen_head() {
+            Some(head) => Outputs::Hidden { hidden, head },
+            None => Outputs::Logits(self.logits(hidden)),
+        }
+    }
+
+    /// [`Model::forward_with`] up to the final norm: `[batch, seq, hidden]`.
+    fn hidden_with(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+        position_ids: Option<Tensor<2, Int>>,
         mut cache: Option<&mut KvCache>,
     ) -> Tensor<3> {
         let [b, t] = input_ids.dims();
@@ -521,7 +558,23 @@ impl Model {
         if let Some(c) = cache {
             c.len += t;
         }
-        self.logits(hidden)
+        hidden
+    }
+
+    /// The output projection's `[vocab, hidden]` weight when nothing in it trains: a frozen
+    /// matrix (the tied embedding, or an lm_head without bias and without an active adapter).
+    fn frozen_head(&self) -> Option<Tensor<2>> {
+        let weight = match &self.lm_head {
+            None => self.model.embed_tokens.weight.val(),
+            Some(head) => {
+                let adapted = head.adapters_enabled && head.adapters.iter().any(|a| !a.merged);
+                if adapted || head.bias.is_some() {
+                    return None;
+                }
+                head.weight.dense()
+            }
+        };
+        (!weight.is_require_grad()).then_some(weight)
     }
 
     /// Logits from final hidden states `[batch, seq, hidden]` → `[batch, seq, vocab]`.

@@ -23,5 +23,5 @@ pub mod load;
 
 pub use crate::adapter::{AdapterParam, AdapterTensor};
 pub use config::{Architecture, ConfigError, HfConfig, ModelConfig, RopeScaling};
-pub use llama::{KvCache, Model};
+pub use llama::{KvCache, Model, Outputs};
 pub use load::{HostTensor, LoadError, RandomWeights, SafetensorsWeights, WeightSource};

@@ -8,10 +8,12 @@
 
 use std::ops::Range;
 
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::ObjectiveError;
+use crate::adapter::linear::project;
+use crate::model::Outputs;
 
 /// The label value of a position that is not trained (PyTorch's `ignore_index`).
 pub const IGNORE_INDEX: i64 = -100;
@@ -167,6 +169,33 @@ impl LabelBatch {
             .collect()
     }
 
+    /// Checks a forward pass's outputs against the labels: `[B, T, ..]` positions (`shape`)
+    /// and a vocabulary of `vocab` tokens that holds every label.
+    fn check_outputs(
+        &self,
+        what: &'static str,
+        shape: [usize; 2],
+        vocab: usize,
+    ) -> Result<(), ObjectiveError> {
+        let [b, t] = shape;
+        if [b, t] != [self.rows, self.seq] {
+            return Err(ObjectiveError::ShapeMismatch {
+                what,
+                expected: format!("[{}, {}, ..] (the labels' shape)", self.rows, self.seq),
+                found: format!("[{b}, {t}, ..]"),
+            });
+        }
+        match self.labels.iter().position(|&l| l >= vocab as i64) {
+            Some(i) => Err(ObjectiveError::LabelOutOfRange {
+                row: i / t,
+                position: i % t,
+                label: self.labels[i],
+                vocab: vocab as i64,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Shifted targets `[B, T-1]` (label `t + 1` for logits `t`; -100 replaced by 0 so that
     /// gathering stays in range) and whether each is trained.
     fn shifted(&self) -> (Vec<i64>, Vec<bool>) {
@@ -193,10 +222,22 @@ pub struct TokenLogps {
     /// `[B, T]`: mean of the logits over the vocabulary at each position, detached (TRL's
     /// `logits/*` metrics).
     vocab_mean: Tensor<2>,
+    /// `[B, T-1]`: 1.0 where the position is trained and its label is the most likely next
+    /// token (ties go to the lowest id, as `argmax` does), detached.
+    hits: Tensor<2>,
     /// The labels the log-probs were gathered at.
     labels: LabelBatch,
     /// Per row, the trained positions (host copy of `mask.sum(1)`).
     counts: Vec<usize>,
+}
+
+/// Log-probabilities of the labels under a forward pass's outputs: [`token_logps`] for
+/// logits, [`hidden_token_logps`] for hidden states and a frozen output projection.
+pub fn output_logps(outputs: Outputs, labels: &LabelBatch) -> Result<TokenLogps, ObjectiveError> {
+    match outputs {
+        Outputs::Logits(logits) => token_logps(logits, labels),
+        Outputs::Hidden { hidden, head } => hidden_token_logps(hidden, head, labels),
+    }
 }
 
 /// Log-probabilities of the labels under the logits, by a numerically stable log-softmax.
@@ -209,26 +250,7 @@ pub struct TokenLogps {
 /// [`TokenLogps`] with `[B, T-1]` log-probs (0 where the label is -100) and mask.
 pub fn token_logps(logits: Tensor<3>, labels: &LabelBatch) -> Result<TokenLogps, ObjectiveError> {
     let [b, t, v] = logits.dims();
-    if [b, t] != [labels.rows, labels.seq] {
-        return Err(ObjectiveError::ShapeMismatch {
-            what: "logits",
-            expected: format!("[{}, {}, V] (the labels' shape)", labels.rows, labels.seq),
-            found: format!("[{b}, {t}, {v}]"),
-        });
-    }
-    if labels.max_label() >= v as i64 {
-        let i = labels
-            .labels
-            .iter()
-            .position(|&l| l >= v as i64)
-            .unwrap_or(0);
-        return Err(ObjectiveError::LabelOutOfRange {
-            row: i / t,
-            position: i % t,
-            label: labels.labels[i],
-            vocab: v as i64,
-        });
-    }
+    labels.check_outputs("logits", [b, t], v)?;
     let device = logits.device();
     let (targets, trained) = labels.shifted();
     let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &device);
@@ -236,22 +258,150 @@ pub fn token_logps(logits: Tensor<3>, labels: &LabelBatch) -> Result<TokenLogps,
 
     let vocab_mean = logits.clone().detach().mean_dim(2).reshape([b, t]); // [B, T]
     let predicting = logits.narrow(1, 0, t - 1); // [B, T-1, V]
+    let predicted = predicting.clone().detach().argmax(2); // [B, T-1, 1]
+    let hits = argmax_hits(
+        predicted.reshape([b, t - 1]),
+        &targets.clone().reshape([b, t - 1]),
+        &trained,
+    );
     let logps = log_softmax(predicting, 2)
         .gather(2, targets)
         .reshape([b, t - 1]); // [B, T-1]
-    // mask_fill, not a product with the mask: a -inf log-prob at an untrained position would
-    // turn into NaN when multiplied by 0.
-    let logps = logps.mask_fill(trained.clone().bool_not(), 0.0);
-    Ok(TokenLogps {
-        logps,
-        mask: trained.float(),
+    Ok(TokenLogps::new(logps, trained, vocab_mean, hits, labels))
+}
+
+/// Values of logits held at once by [`hidden_token_logps`]: 32 MB of f32 whatever the
+/// vocabulary, so a batch's `[B, T, V]` logits never exist whole.
+const LOGIT_CHUNK_VALUES: usize = 8 << 20;
+
+/// [`token_logps`] of the logits `hidden · headᵀ`, for an output projection that does not
+/// train (LoRA, and every method that freezes the head).
+///
+/// The result and its gradient equal [`token_logps`]'s, but the logits stay out of the graph:
+/// per position, `log p(y) = z_y - logsumexp(z)` has gradient `w_y - pᵀW` with respect to the
+/// hidden state `h` (`w_y` the label's row of the head, `p` the softmax), so the graph records
+/// `h · (w_y - pᵀW)` plus a constant that makes its value right, all `[B, T-1, H]`-sized. The
+/// logits, their softmax and `pᵀW` are computed outside it, a chunk of rows at a time. On the
+/// CPU this spares the backward pass about ten `[B, T, V]`-sized tensors (200 MB each for
+/// SmolLM2 at batch 8 x 128) and their passes over memory.
+///
+/// # Arguments
+/// - `hidden`: `[B, T, H]` final hidden states, attached to the graph if gradients are wanted.
+/// - `head`: `[V, H]`, the output projection; any gradient it would have is not computed.
+/// - `labels`: `B` rows of `T` labels; every trained label must be below `V`.
+pub fn hidden_token_logps(
+    hidden: Tensor<3>,
+    head: Tensor<2>,
+    labels: &LabelBatch,
+) -> Result<TokenLogps, ObjectiveError> {
+    logps_by_chunks(hidden, head, labels, LOGIT_CHUNK_VALUES)
+}
+
+/// [`hidden_token_logps`] holding about `chunk_values` logits at once.
+fn logps_by_chunks(
+    hidden: Tensor<3>,
+    head: Tensor<2>,
+    labels: &LabelBatch,
+    chunk_values: usize,
+) -> Result<TokenLogps, ObjectiveError> {
+    let [b, t, h] = hidden.dims();
+    let [v, head_width] = head.dims();
+    if head_width != h {
+        return Err(ObjectiveError::ShapeMismatch {
+            what: "output projection",
+            expected: format!("[V, {h}] (the hidden size)"),
+            found: format!("[{v}, {head_width}]"),
+        });
+    }
+    labels.check_outputs("hidden states", [b, t], v)?;
+    let device = hidden.device();
+    let n = b * (t - 1);
+    let (targets, trained) = labels.shifted();
+    let trained = Tensor::<2, Bool>::from_data(TensorData::new(trained, [b, t - 1]), &device);
+
+    // Outside the graph: the head, the states, and what the logits give.
+    let head = head.without_autodiff();
+    let states = hidden.clone().without_autodiff(); // [B, T, H]
+    let inner = states.device();
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &inner);
+    let vocab_mean = project(states.clone(), head.clone().mean_dim(0)).reshape([b, t]);
+    let states = states.narrow(1, 0, t - 1).reshape([n, h]);
+    let chunk = (chunk_values / v).clamp(1, n);
+    let (mut lse, mut expected, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
+    for start in (0..n).step_by(chunk) {
+        let logits = project(
+            states.clone().narrow(0, start, chunk.min(n - start)),
+            head.clone(),
+        );
+        let probs = softmax(logits.clone(), 1);
+        // The largest probability is exp(max - logsumexp) >= 1/V: its log loses nothing.
+        lse.push(logits.clone().max_dim(1) - probs.clone().max_dim(1).log()); // [c, 1]
+        predicted.push(logits.argmax(1)); // [c, 1]
+        expected.push(probs.matmul(head.clone())); // [c, H]: pᵀW, the expected head row
+    }
+    let lse = Tensor::cat(lse, 0);
+    let expected = Tensor::cat(expected, 0);
+    let label_rows = head.select(0, targets.clone()); // [N, H]: z_y = w_y · h
+    let offset = (expected.clone() * states).sum_dim(1) - lse; // [N, 1]: pᵀW·h - logsumexp
+
+    // In the graph: h · (w_y - pᵀW) + (pᵀW·h - logsumexp) = z_y - logsumexp.
+    let logps =
+        (hidden.narrow(1, 0, t - 1).reshape([n, h]) * (label_rows - expected)).sum_dim(1) + offset;
+    let hits = argmax_hits(
+        Tensor::cat(predicted, 0).reshape([b, t - 1]),
+        &targets.reshape([b, t - 1]),
+        &trained,
+    );
+    Ok(TokenLogps::new(
+        logps.reshape([b, t - 1]),
+        trained,
         vocab_mean,
-        labels: labels.clone(),
-        counts: labels.trained_counts(),
-    })
+        hits,
+        labels,
+    ))
+}
+
+/// `[B, T-1]`: 1.0 where a trained position's most likely token is its label.
+fn argmax_hits(
+    predicted: Tensor<2, Int>,
+    targets: &Tensor<2, Int>,
+    trained: &Tensor<2, Bool>,
+) -> Tensor<2> {
+    let device = predicted.device();
+    predicted
+        .equal(targets.clone().to_device(&device))
+        .bool_and(trained.clone().to_device(&device))
+        .float()
 }
 
 impl TokenLogps {
+    fn new(
+        logps: Tensor<2>,
+        trained: Tensor<2, Bool>,
+        vocab_mean: Tensor<2>,
+        hits: Tensor<2>,
+        labels: &LabelBatch,
+    ) -> Self {
+        // mask_fill, not a product with the mask: a -inf log-prob at an untrained position
+        // would turn into NaN when multiplied by 0.
+        let logps = logps.mask_fill(trained.clone().bool_not(), 0.0);
+        TokenLogps {
+            logps,
+            mask: trained.float(),
+            vocab_mean: vocab_mean.detach(),
+            hits: hits.detach(),
+            labels: labels.clone(),
+            counts: labels.trained_counts(),
+        }
+    }
+
+    /// `[1]`: the share of trained tokens whose label is the most likely next token. TRL's
+    /// `mean_token_accuracy`; 0 when none is trained.
+    pub fn accuracy(&self) -> Tensor<1> {
+        let total: usize = self.counts.iter().sum();
+        self.hits.clone().sum() / (total.max(1) as f64)
+    }
+
     /// `[B, T-1]` log-probs, 0 where not trained.
     pub fn logps(&self) -> Tensor<2> {
         self.logps.clone()
@@ -306,6 +456,7 @@ impl TokenLogps {
             logps: self.logps.clone().narrow(0, range.start, n),
             mask: self.mask.clone().narrow(0, range.start, n),
             vocab_mean: self.vocab_mean.clone().narrow(0, range.start, n),
+            hits: self.hits.clone().narrow(0, range.start, n),
             counts: self.counts[range].to_vec(),
             labels,
         })
@@ -353,6 +504,7 @@ impl TokenLogps {
                 .logps
                 .clone()
                 .mask_fill(trained.clone().bool_not(), 0.0),
+            hits: self.hits.clone() * trained.clone().float(),
             mask: trained.float(),
             vocab_mean: self.vocab_mean.clone(),
             labels: subset.clone(),
@@ -469,34 +621,6 @@ pub(crate) fn half(rows: usize) -> Result<usize, ObjectiveError> {
         return Err(ObjectiveError::OddPreferenceBatch { rows });
     }
     Ok(rows / 2)
-}
-
-/// `[1]`: the share of trained tokens whose label is the most likely next token (ties go to
-/// the lowest token id, as `argmax` does). TRL's `mean_token_accuracy`; 0 when none is trained.
-///
-/// # Arguments
-/// - `logits`: `[B, T, V]` (read detached).
-/// - `labels`: `B` rows of `T` labels.
-pub fn token_accuracy(
-    logits: &Tensor<3>,
-    labels: &LabelBatch,
-) -> Result<Tensor<1>, ObjectiveError> {
-    let [b, t, v] = logits.dims();
-    if [b, t] != [labels.rows, labels.seq] {
-        return Err(ObjectiveError::ShapeMismatch {
-            what: "logits",
-            expected: format!("[{}, {}, V] (the labels' shape)", labels.rows, labels.seq),
-            found: format!("[{b}, {t}, {v}]"),
-        });
-    }
-    let device = logits.device();
-    let (targets, trained) = labels.shifted();
-    let total = trained.iter().filter(|&&x| x).count();
-    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &device);
-    let trained = Tensor::<3, Bool>::from_data(TensorData::new(trained, [b, t - 1, 1]), &device);
-    let predicted = logits.clone().detach().narrow(1, 0, t - 1).argmax(2); // [B, T-1, 1]
-    let correct = predicted.equal(targets).bool_and(trained).float().sum();
-    Ok(correct / (total.max(1) as f64))
 }
 
 #[cfg(test)]
@@ -659,14 +783,71 @@ mod tests {
     }
 
     #[test]
-    fn token_accuracy_counts_argmax_hits_on_trained_tokens() {
+    fn accuracy_counts_argmax_hits_on_trained_tokens() {
         let device = Device::flex();
         let mut values = vec![0.0f32; 3 * 4];
         values[2] = 1.0; // position 0 predicts 2 (label 2: hit)
         values[4 + 3] = 1.0; // position 1 predicts 3 (label 0: miss)
         let logits = Tensor::<3>::from_data(TensorData::new(values, [1, 3, 4]), &device);
         let labels = LabelBatch::new(&[vec![-100, 2, 0]]).unwrap();
-        assert_eq!(read(token_accuracy(&logits, &labels).unwrap()), [0.5]);
+        assert_eq!(
+            read(token_logps(logits, &labels).unwrap().accuracy()),
+            [0.5]
+        );
+    }
+
+    #[test]
+    fn log_probs_from_hidden_states_equal_those_from_the_logits_with_their_gradient() {
+        // Three rows of 6 positions, a vocabulary of 11, hidden size 5; chunks of 3 rows' logits
+        // (the 15 predicting positions in 5 chunks), labels with -100 and a repeated token.
+        let device = Device::flex().autodiff();
+        let values = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * scale)
+                .collect()
+        };
+        let head = Tensor::<2>::from_data(TensorData::new(values(55, 0.3), [11, 5]), &device);
+        let leaf = || {
+            Tensor::<3>::from_data(TensorData::new(values(90, 0.2), [3, 6, 5]), &device)
+                .require_grad()
+        };
+        let labels = LabelBatch::new(&[
+            vec![-100, 3, 4, 10, 0, 3],
+            vec![-100, -100, 7, 7, 2, -100],
+            vec![1, 2, 3, 4, 5, 6],
+        ])
+        .unwrap();
+        let weights = Tensor::<2>::from_data(TensorData::new(values(15, 0.5), [3, 5]), &device);
+
+        let (h1, h2) = (leaf(), leaf());
+        let want = token_logps(project(h1.clone(), head.clone()), &labels).unwrap();
+        let got = logps_by_chunks(h2.clone(), head, &labels, 33).unwrap();
+        let flat = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();
+        let close = |what: &str, a: Vec<f32>, b: Vec<f32>| {
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                    "{what}[{i}]: {x} vs {y}"
+                );
+            }
+        };
+        close("log-probs", flat(got.logps()), flat(want.logps()));
+        close(
+            "vocabulary means",
+            flat(got.vocab_mean.clone()),
+            flat(want.vocab_mean.clone()),
+        );
+        assert_eq!(flat(got.hits.clone()), flat(want.hits.clone()));
+        assert_eq!(got.counts(), want.counts());
+        let grad = |lp: &TokenLogps, h: &Tensor<3>| {
+            let g = (lp.logps() * weights.clone()).sum().backward();
+            h.grad(&g)
+                .unwrap()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap()
+        };
+        close("d/d hidden", grad(&got, &h2), grad(&want, &h1));
     }
 
     impl TokenLogps {

@@ -38,7 +38,7 @@ use thiserror::Error;
 pub use ajuste_shared::config::Method;
 pub use dpo::{DpoConfig, DpoLossType};
 pub use kto::KtoConfig;
-pub use logprobs::{LabelBatch, PairLogps, TokenLogps, token_logps};
+pub use logprobs::{LabelBatch, PairLogps, TokenLogps, output_logps, token_logps};
 pub use metrics::{LossTerm, MetricTensors, Metrics, Objective};
 pub use orpo::OrpoConfig;
 pub use reference::{RefLogpCache, SequenceKey};

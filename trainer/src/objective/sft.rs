@@ -6,24 +6,21 @@
 
 use burn::tensor::Tensor;
 
-use super::logprobs::{LabelBatch, TokenLogps, token_accuracy, token_logps};
+use super::logprobs::TokenLogps;
 use super::{LossTerm, MetricTensors, Objective, ObjectiveError};
 
 /// The SFT loss and its metrics (`mean_token_accuracy`, as TRL's `SFTTrainer` logs it).
 ///
 /// # Arguments
-/// - `logits`: `[B, T, V]`.
-/// - `labels`: `B` rows of `T` labels, -100 where not trained.
+/// - `tokens`: token log-probs of a `[B, T]` batch, -100 labels where not trained.
 ///
 /// # Errors
 /// [`ObjectiveError::NoTrainedTokens`] when no position of the batch is trained (the mean would
-/// be 0/0), plus the shape and label errors of [`token_logps`].
-pub fn sft_loss(logits: Tensor<3>, labels: &LabelBatch) -> Result<Objective, ObjectiveError> {
-    let accuracy = token_accuracy(&logits, labels)?;
-    let tokens = token_logps(logits, labels)?;
-    let loss = sft_loss_from_logps(&tokens)?;
+/// be 0/0).
+pub fn sft_loss(tokens: &TokenLogps) -> Result<Objective, ObjectiveError> {
+    let loss = sft_loss_from_logps(tokens)?;
     let mut metrics = MetricTensors::new();
-    metrics.push("mean_token_accuracy", accuracy);
+    metrics.push("mean_token_accuracy", tokens.accuracy());
     let terms = vec![LossTerm::new(loss.clone(), tokens.counts().iter().sum())];
     Ok(Objective {
         loss,
@@ -52,13 +49,18 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     use super::*;
+    use crate::objective::{LabelBatch, token_logps};
+
+    fn sft_of(logits: Tensor<3>, labels: &LabelBatch) -> Result<Objective, ObjectiveError> {
+        sft_loss(&token_logps(logits, labels)?)
+    }
 
     #[test]
     fn uniform_logits_give_log_vocab() {
         // Python: F.cross_entropy(torch.zeros(3, 8), torch.tensor([1, 2, 3])) == log(8)
         let logits = Tensor::<3>::zeros([1, 4, 8], &Device::flex());
         let labels = LabelBatch::new(&[vec![-100, 1, 2, 3]]).unwrap();
-        let out = sft_loss(logits, &labels).unwrap();
+        let out = sft_of(logits, &labels).unwrap();
         let loss: f32 = out.loss.into_scalar();
         assert!((loss as f64 - 8f64.ln()).abs() < 1e-6);
     }
@@ -76,7 +78,7 @@ mod tests {
         }
         let logits = Tensor::<3>::from_data(TensorData::new(values, [2, 4, 4]), &device);
         let labels = LabelBatch::new(&[vec![-100, -100, -100, 1], vec![-100, 0, 1, 2]]).unwrap();
-        let loss: f32 = sft_loss(logits, &labels).unwrap().loss.into_scalar();
+        let loss: f32 = sft_of(logits, &labels).unwrap().loss.into_scalar();
         let expected = (2f64.ln() + 3.0 * 4f64.ln()) / 4.0;
         assert!(
             (loss as f64 - expected).abs() < 1e-5,
@@ -89,7 +91,7 @@ mod tests {
         let logits = Tensor::<3>::zeros([1, 3, 4], &Device::flex());
         let labels = LabelBatch::new(&[vec![1, -100, -100]]).unwrap();
         assert_eq!(
-            sft_loss(logits, &labels).unwrap_err(),
+            sft_of(logits, &labels).unwrap_err(),
             ObjectiveError::NoTrainedTokens {
                 row: 0,
                 objective: "SFT"

@@ -34,7 +34,7 @@ use crate::objective::orpo::orpo_loss;
 use crate::objective::sft::sft_loss;
 use crate::objective::simpo::simpo_loss;
 use crate::objective::{
-    MetricTensors, Metrics, Objective, ObjectiveConfig, PairLogps, RefLogpCache, token_logps,
+    MetricTensors, Metrics, Objective, ObjectiveConfig, PairLogps, RefLogpCache, output_logps,
 };
 
 /// Keeps the dropout seeds of micro-batches apart from the shuffling seeds of epochs.
@@ -372,9 +372,9 @@ impl Trainer {
                 if missing.is_empty() {
                     continue;
                 }
-                let logits =
-                    reference.forward(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
-                let logps = token_logps(logits, &batch.labels)?.sequence_logps();
+                let outputs =
+                    reference.outputs(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
+                let logps = output_logps(outputs, &batch.labels)?.sequence_logps();
                 self.ref_cache.insert_batch(&batch.keys, logps).await?;
             }
         }
@@ -412,8 +412,8 @@ impl Trainer {
             .ok_or_else(|| TrainError::Config("a KTO batch without its KL rows".into()))?;
         let kl_logps = |m: &Model| -> Result<Tensor<1>, TrainError> {
             let d = model_device(m);
-            let logits = m.forward(kl.ids_tensor(&d), Some(kl.mask_tensor(&d)));
-            Ok(token_logps(logits, &kl.labels)?.sequence_logps())
+            let outputs = m.outputs(kl.ids_tensor(&d), Some(kl.mask_tensor(&d)));
+            Ok(output_logps(outputs, &kl.labels)?.sequence_logps())
         };
         let policy_kl = kl_logps(&model.valid())?;
         let reference_kl = kl_logps(&self.reference_model())?;
@@ -767,24 +767,24 @@ fn batch_objective(
     kl: Option<Tensor<1>>,
 ) -> Result<Objective, TrainError> {
     let device = model_device(model);
-    let logits = model.forward(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
+    let outputs = model.outputs(batch.ids_tensor(&device), Some(batch.mask_tensor(&device)));
     let out = match objective {
-        ObjectiveConfig::Sft => sft_loss(logits, &batch.labels)?,
+        ObjectiveConfig::Sft => sft_loss(&output_logps(outputs, &batch.labels)?)?,
         ObjectiveConfig::Dpo(cfg) => {
-            let policy = token_logps(logits, &batch.labels)?;
+            let policy = output_logps(outputs, &batch.labels)?;
             let refs = refs.batch(&batch.keys, &device)?;
             dpo_loss(&policy, &PairLogps::from_rows(refs)?, cfg)?
         }
-        ObjectiveConfig::Simpo(cfg) => simpo_loss(&token_logps(logits, &batch.labels)?, cfg)?,
+        ObjectiveConfig::Simpo(cfg) => simpo_loss(&output_logps(outputs, &batch.labels)?, cfg)?,
         ObjectiveConfig::Orpo(cfg) => {
-            let policy = token_logps(logits, &batch.all_token_labels()?)?;
+            let policy = output_logps(outputs, &batch.all_token_labels()?)?;
             orpo_loss(&policy, &batch.labels, cfg)?
         }
         ObjectiveConfig::Kto(cfg) => {
             let kl = kl.ok_or_else(|| {
                 TrainError::Config("a KTO batch without the KL estimate of its micro-batch".into())
             })?;
-            let policy = token_logps(logits, &batch.labels)?;
+            let policy = output_logps(outputs, &batch.labels)?;
             let reference = refs.batch(&batch.keys, &device)?;
             kto_loss_with_kl(&policy, reference, &batch.desirable, kl, cfg)?
         }

@@ -19,7 +19,9 @@ use ajuste_trainer::adapter::AdapterSpec;
 use ajuste_trainer::adapter::nf4::{Nf4Quantized, Nf4Weight, dynamic_map};
 use ajuste_trainer::adapter::peft::save_adapter;
 use ajuste_trainer::device::{DeviceKind, device};
-use ajuste_trainer::model::Model;
+use ajuste_trainer::model::{Model, Outputs};
+use ajuste_trainer::objective::sft::sft_loss;
+use ajuste_trainer::objective::{LabelBatch, output_logps};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
@@ -138,6 +140,10 @@ struct Run {
     loss: f32,
     model: Model,
     grads: Option<burn::tensor::Gradients>,
+    /// The same loss the way the trainer takes it: SFT on `Model::outputs`, which for a frozen
+    /// head is the hidden states (the logits never enter the graph).
+    trainer_loss: f32,
+    trainer_grads: Option<burn::tensor::Gradients>,
 }
 
 fn run(dir: &Path, spec: &AdapterSpec, expected: &Expected, device: &Device) -> Run {
@@ -145,14 +151,24 @@ fn run(dir: &Path, spec: &AdapterSpec, expected: &Expected, device: &Device) -> 
     let ids = expected.ids("input_ids", device);
     let mask = expected.ids("attention_mask", device);
     let labels = expected.ids("labels", device);
-    let logits = model.forward(ids, Some(mask));
+    let logits = model.forward(ids.clone(), Some(mask.clone()));
     let loss = masked_ce(logits.clone(), &labels);
     let grads = device.is_autodiff().then(|| loss.backward());
+
+    let outputs = model.outputs(ids, Some(mask));
+    assert!(matches!(outputs, Outputs::Hidden { .. }), "a frozen head");
+    let (shape, values) = &expected.ints["labels"];
+    let labels = LabelBatch::from_flat(values.clone(), shape[0], shape[1]).unwrap();
+    let tokens = output_logps(outputs, &labels).unwrap();
+    let trainer = sft_loss(&tokens).unwrap().loss;
+    let trainer_grads = device.is_autodiff().then(|| trainer.backward());
     Run {
         logits: logits.try_into_vec_as::<f32>().unwrap(),
         loss: loss.try_into_vec_as::<f32>().unwrap()[0],
         model,
         grads,
+        trainer_loss: trainer.try_into_vec_as::<f32>().unwrap()[0],
+        trainer_grads,
     }
 }
 
@@ -168,6 +184,11 @@ fn check_base(name: &str) {
         &real_positions(expected.f("logits"), mask, vocab),
     );
     assert_close(&format!("{name} loss"), &[out.loss], expected.f("loss"));
+    assert_close(
+        &format!("{name} trainer's loss"),
+        &[out.trainer_loss],
+        expected.f("loss"),
+    );
     eprintln!(
         "{name}: worst logit error {worst:.3} of tolerance, loss {}",
         out.loss
@@ -208,6 +229,11 @@ fn check_adapter(model_dir: &str, kind: &str) {
     let out = run(&dir, &AdapterSpec::peft(&adapter_dir), &base, &device);
     let what = format!("{model_dir}/{kind}");
     assert_close(&format!("{what} loss"), &[out.loss], expected.f("loss"));
+    assert_close(
+        &format!("{what} trainer's loss"),
+        &[out.trainer_loss],
+        expected.f("loss"),
+    );
     let mask = &base.ints["attention_mask"].1;
     let vocab = base.f32s["logits"].0[2];
     assert_close(
@@ -228,17 +254,20 @@ fn check_adapter(model_dir: &str, kind: &str) {
         "{what}: number of adapter tensors"
     );
     let mut worst = 0.0f32;
+    let trainer_grads = out.trainer_grads.as_ref().unwrap();
     for p in &params {
-        let grad = p
-            .value
-            .grad(grads)
-            .unwrap_or_else(|| panic!("{what}: no gradient for {}", p.key));
-        let got = grad.to_vec().unwrap();
-        worst = worst.max(assert_close(
-            &format!("{what} d/d {}", p.key),
-            &got,
-            expected.f(&format!("grad.{}", p.key)),
-        ));
+        for (path, grads) in [("", grads), (" (trainer's path)", trainer_grads)] {
+            let grad = p
+                .value
+                .grad(grads)
+                .unwrap_or_else(|| panic!("{what}: no gradient for {}{path}", p.key));
+            let got = grad.to_vec().unwrap();
+            worst = worst.max(assert_close(
+                &format!("{what} d/d {}{path}", p.key),
+                &got,
+                expected.f(&format!("grad.{}", p.key)),
+            ));
+        }
     }
     eprintln!(
         "{what}: loss {} ({} tensors), worst gradient error {worst:.3} of tolerance",

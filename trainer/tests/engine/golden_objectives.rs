@@ -164,7 +164,8 @@ fn token_logps_match_trl_selective_log_softmax() {
 fn sft_loss_matches_transformers_for_causal_lm_loss() {
     let f = fixture("logprobs_sft");
     let logits = leaf_logits(&f["inputs"]["logits"]);
-    let out = sft_loss(logits.clone(), &labels(&f["inputs"]["labels"])).unwrap();
+    let out =
+        sft_loss(&token_logps(logits.clone(), &labels(&f["inputs"]["labels"])).unwrap()).unwrap();
     assert_close(
         "SFT loss",
         scalar(out.loss.clone()),

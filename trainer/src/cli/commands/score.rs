@@ -21,7 +21,7 @@ use crate::cli::commands::{load_input, report_file_finding, summarize_drops, tem
 use crate::cli::{ExitStatus, io};
 use crate::device::device;
 use crate::model::Model;
-use crate::objective::token_logps;
+use crate::objective::output_logps;
 use crate::train::data::{Batch, Sequence};
 use crate::train::pad_id;
 
@@ -135,8 +135,8 @@ fn score_all(
     for chunk in scorable.chunks(batch) {
         let seqs: Vec<&Sequence> = chunk.iter().map(|(_, s)| *s).collect();
         let b = Batch::pad(&seqs, pad)?;
-        let logits = model.forward(b.ids_tensor(&device), Some(b.mask_tensor(&device)));
-        let lp = token_logps(logits, &b.labels)?;
+        let outputs = model.outputs(b.ids_tensor(&device), Some(b.mask_tensor(&device)));
+        let lp = output_logps(outputs, &b.labels)?;
         let values = lp
             .sequence_logps()
             .try_into_vec_as::<f64>()

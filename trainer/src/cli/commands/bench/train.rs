@@ -19,8 +19,8 @@ use crate::adapter::{AdapterSpec, LoraConfig};
 use crate::cli::ExitStatus;
 use crate::cli::args::BenchTrainArgs;
 use crate::model::{Model, ModelConfig, RandomWeights};
-use crate::objective::LabelBatch;
 use crate::objective::sft::sft_loss;
+use crate::objective::{LabelBatch, output_logps};
 use crate::train::optim::{AdamW, AdamWConfig, GradAccumulator, num_trainable};
 
 /// PyTorch's side, written to a temporary file when run.
@@ -183,7 +183,7 @@ fn time_ajuste(shape: &Shape, steps: usize) -> Result<(Figures, usize)> {
     let mut times = Vec::with_capacity(steps);
     for step in 0..=steps {
         let start = Instant::now();
-        let out = sft_loss(model.forward(input.clone(), None), &labels)?;
+        let out = sft_loss(&output_logps(model.outputs(input.clone(), None), &labels)?)?;
         let mut grads = GradAccumulator::new();
         grads.accumulate(&model, out.loss.clone().backward());
         let norm = grads.clip(1.0);
