@@ -20,7 +20,7 @@
 //! to any of them. Struct fields carry the checkpoint's tensor names.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::silu;
+use burn::tensor::activation::{silu, softmax};
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -176,29 +176,60 @@ impl Attention {
             Some(c) => c.append(k, v),
             None => (k, v),
         };
-        let keys = k.dims()[2];
         // Query heads of one group are adjacent (head = kv_head * groups + g): fold them into
         // the sequence axis so each group attends to its own key/value head.
         let q = q.reshape([b, self.num_kv_heads, groups * t, self.head_dim]);
-        let mask = if q.device().is_autodiff() {
-            // burn's differentiable attention fills masks element-wise: give it the full shape.
-            mask.clone()
-                .expand([b, self.num_kv_heads, groups * t, keys])
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let out = if q.device().is_autodiff() {
+            attention_for_training(q, k, v, mask, scale)
         } else {
-            mask.clone()
-        };
-        let options = AttentionModuleOptions {
-            scale: Some(1.0 / (self.head_dim as f64).sqrt()),
-            softcap: None,
-            is_causal: false,
-        };
-        let out = attention(q, k, v, Some(mask), None, options); // [b, kv, groups * t, d]
+            let options = AttentionModuleOptions {
+                scale: Some(scale),
+                softcap: None,
+                is_causal: false,
+            };
+            attention(q, k, v, Some(mask.clone()), None, options)
+        }; // [b, kv, groups * t, d]
         let out = out
             .reshape([b, self.num_heads, t, self.head_dim])
             .swap_dims(1, 2) // [b, t, heads, d]
             .reshape([b, t, self.num_heads * self.head_dim]);
         self.o_proj.forward(out)
     }
+}
+
+/// `softmax(q·kᵀ·scale, masked)·v` for a pass that records gradients.
+///
+/// burn's differentiable attention takes the softmax as eight recorded element-wise ops (a
+/// scalar `exp` on one thread on the CPU, and a `max` whose backward scatters). Here the softmax
+/// is computed outside the graph by the backend's fused kernel, and the graph records
+/// `p + p ⊙ (d - Σ p ⊙ d)` with `d = s - sg(s)`: its value is `p` (`d` is exactly zero) and its
+/// gradient is the softmax's, `p ⊙ (g - Σ p ⊙ g)`.
+///
+/// # Shapes
+/// - `q`: `[batch, kv_heads, queries, head_dim]`; `k`, `v`: `[batch, kv_heads, keys, head_dim]`
+/// - `mask`: `[batch, 1, queries, keys]`, true where attention is forbidden
+/// - output: `[batch, kv_heads, queries, head_dim]`
+fn attention_for_training(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: &Tensor<4, Bool>,
+    scale: f64,
+) -> Tensor<4> {
+    let scores = q.matmul(k.swap_dims(2, 3)) * scale;
+    // The most negative finite float rather than -inf: a query whose keys are all masked (left
+    // padding) gets finite weights instead of NaN, and a masked weight is still exactly 0.
+    let probs = softmax(
+        scores
+            .clone()
+            .without_autodiff()
+            .mask_fill(mask.clone().without_autodiff(), f32::MIN),
+        3,
+    );
+    let d = scores.clone() - scores.detach();
+    let spread = (probs.clone() * d.clone()).sum_dim(3);
+    (probs.clone() * (d - spread) + probs).matmul(v)
 }
 
 /// SwiGLU feed-forward.
