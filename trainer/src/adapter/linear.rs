@@ -134,9 +134,11 @@ impl LoraAdapter {
             .matmul(self.lora_a.val().detach())
     }
 
-    /// The LoRA branch without scaling: `(x · Aᵀ) · Bᵀ`.
-    fn branch<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let h = project(x, self.lora_a.val());
+    /// The LoRA branch `scale · (x · Aᵀ) · Bᵀ`. The scale multiplies the rank-`r` middle,
+    /// not the `[.., out]` result: the same product with a pass over `r` columns instead of
+    /// `out` (16 against up to 1,536 for SmolLM2), forward and backward.
+    fn branch<const D: usize>(&self, x: Tensor<D>, scale: f64) -> Tensor<D> {
+        let h = project(x, self.lora_a.val()) * scale;
         project(h, self.lora_b.val())
     }
 
@@ -152,21 +154,20 @@ impl LoraAdapter {
         let dropout_active = self.dropout.prob > 0.0
             && x.device().is_autodiff()
             && self.dropout.training.is_enabled();
-        let lora = self.branch(dropped.clone());
-        let s = self.scaling * self.weight;
         match &self.magnitude {
-            None => lora * s,
+            None => self.branch(dropped, self.scaling * self.weight),
             Some(m) => {
                 // PEFT: the norm of W + s·B·A per output row, detached.
                 let norm = row_norm(w.clone() + self.delta() * self.scaling).detach();
                 let scale = (m.val() / norm).unsqueeze::<D>(); // [1, .., out]
+                let lora = self.branch(dropped.clone(), self.scaling);
                 // With dropout PEFT recomputes the base term on the dropped input.
                 let base = if dropout_active {
                     project(dropped, w.clone())
                 } else {
                     base_out.clone()
                 };
-                ((scale.clone() - 1.0) * base + scale * lora * self.scaling) * self.weight
+                ((scale.clone() - 1.0) * base + scale * lora) * self.weight
             }
         }
     }
