@@ -218,13 +218,13 @@ fn attention_for_training(
     scale: f64,
 ) -> Tensor<4> {
     let scores = q.matmul(k.swap_dims(2, 3)) * scale;
-    // The most negative finite float rather than -inf: a query whose keys are all masked (left
-    // padding) gets finite weights instead of NaN, and a masked weight is still exactly 0.
+    // -inf, not a large negative number: `exp` of a finite value that underflows takes libm's
+    // slow path (it sets errno). Every query sees at least itself, so no row is all -inf.
     let probs = softmax(
         scores
             .clone()
             .without_autodiff()
-            .mask_fill(mask.clone().without_autodiff(), f32::MIN),
+            .mask_fill(mask.clone().without_autodiff(), f32::NEG_INFINITY),
         3,
     );
     let d = scores.clone() - scores.detach();
@@ -642,7 +642,10 @@ impl Model {
 }
 
 /// The boolean attention mask, true where a query may not look: later positions (causal) and
-/// padding keys. Query rows are repeated per query head of a group (see [`Attention`]).
+/// padding keys, except that every query may look at itself. A padding query (left padding)
+/// would otherwise have no key at all, and its softmax a row of 0/0; its output is meaningless
+/// either way, and no real query sees it. Query rows are repeated per query head of a group (see
+/// [`Attention`]).
 ///
 /// # Shapes
 /// - `attention_mask`: `[batch, past + seq]`
@@ -672,6 +675,13 @@ fn attention_bool_mask(
         }
         None => causal,
     };
+    let itself: Vec<bool> = (0..seq)
+        .flat_map(|i| (0..keys).map(move |j| j == past + i))
+        .collect();
+    let itself = Tensor::<2, Bool>::from_data(TensorData::new(itself, [seq, keys]), device)
+        .reshape([1, seq, keys])
+        .expand([batch, seq, keys]);
+    let mask = mask.bool_and(itself.bool_not());
     mask.reshape([batch, 1, 1, seq, keys])
         .expand([batch, 1, groups, seq, keys])
         .reshape([batch, 1, groups * seq, keys])
@@ -684,6 +694,10 @@ mod tests {
     use crate::model::load::RandomWeights;
 
     fn tiny(tied: bool) -> Model {
+        tiny_on(tied, &Device::flex())
+    }
+
+    fn tiny_on(tied: bool, device: &Device) -> Model {
         let json = r#"{"model_type":"qwen2","hidden_size":32,"intermediate_size":48,
             "num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":2,"vocab_size":50}"#;
         let cfg = ModelConfig::from_json(json.as_bytes(), "tiny").unwrap();
@@ -692,7 +706,7 @@ mod tests {
             std: 0.2,
             tied,
         };
-        Model::from_weights(cfg, &w, &Device::flex()).unwrap()
+        Model::from_weights(cfg, &w, device).unwrap()
     }
 
     fn ids(rows: &[&[i64]]) -> Tensor<2, Int> {
@@ -748,6 +762,30 @@ mod tests {
             padded.iter().all(|x| x.is_finite()),
             "fully masked rows stay finite"
         );
+    }
+
+    #[test]
+    fn attention_for_training_equals_the_inference_path_and_stays_finite_on_left_padding() {
+        let device = Device::flex().autodiff();
+        let model = tiny(true);
+        let mut training = tiny_on(true, &device);
+        // B starts at zero: the adapted model computes the base logits.
+        let lora = AdapterSpec::lora(LoraConfig::default(), 0);
+        training.apply_adapters(&lora).unwrap();
+        let batch = ids(&[&[0, 0, 5, 9, 2], &[1, 2, 3, 4, 5]]);
+        let mask = ids(&[&[0, 0, 1, 1, 1], &[1, 1, 1, 1, 1]]);
+        let want = values(model.forward(batch.clone(), Some(mask.clone())));
+        let logits = training.forward(batch.to_device(&device), Some(mask.to_device(&device)));
+        let got = values(logits.clone());
+        // Real positions agree; padding positions are finite (each sees only itself).
+        let v = 50;
+        assert!(close(&got[2 * v..], &want[2 * v..]));
+        assert!(got.iter().all(|x| x.is_finite()));
+        let grads = logits.sum().backward();
+        for p in training.adapter_params("default") {
+            let grad = p.value.grad(&grads).unwrap().to_vec().unwrap();
+            assert!(grad.iter().all(|x| x.is_finite()), "{}", p.key);
+        }
     }
 
     #[test]
