@@ -18,3 +18,16 @@ pub fn keep_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn keep_freed_memory() {}
+
+/// Gives the memory malloc keeps back to the kernel, so that a measurement of resident memory
+/// that starts now does not count what an earlier run freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free pages of malloc's arenas to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_freed_memory() {}

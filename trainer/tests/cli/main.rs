@@ -2,6 +2,7 @@
 
 mod util;
 
+mod bench;
 mod bundle;
 mod data;
 mod devices;

@@ -1,7 +1,9 @@
 //! `ajuste bench train`: tokens/s and peak memory of LoRA SFT training steps (batch 8 x 128
 //! tokens, r 16, alpha 32, every linear layer, no dropout) on the CPU, for the tiny golden Llama
 //! and a SmolLM2-135M-shaped model, both randomly initialised; PyTorch + PEFT on the same shapes
-//! in the same run when the given Python has torch, transformers and peft.
+//! in the same run when the given Python has torch, transformers and peft. On two cores or more
+//! each model runs a second time with the batch split across two CPU replicas, each on a thread
+//! (what `ajuste train --devices cpu:0,cpu:1` does).
 //!
 //! A step is what the trainer does: forward, masked cross-entropy over every token, backward,
 //! global-norm clipping, AdamW. Peak memory is the process's resident high-water mark (Linux
@@ -20,7 +22,8 @@ use crate::cli::ExitStatus;
 use crate::cli::args::BenchTrainArgs;
 use crate::model::{Model, ModelConfig, RandomWeights};
 use crate::objective::sft::sft_loss;
-use crate::objective::{LabelBatch, output_logps};
+use crate::objective::{LabelBatch, Objective, output_logps};
+use crate::train::multi::{self, Replicas, shard_ranges};
 use crate::train::optim::{AdamW, AdamWConfig, GradAccumulator, num_trainable};
 
 /// PyTorch's side, written to a temporary file when run.
@@ -90,30 +93,41 @@ pub fn run(args: &BenchTrainArgs) -> Result<ExitStatus> {
         &SHAPES[..]
     };
     for shape in shapes {
-        let (ours, params) = time_ajuste(shape, args.steps)?;
+        let (ours, params) = time_ajuste(shape, args.steps, 1)?;
         let theirs = time_torch(shape, args);
-        let (t_tok, t_mem) = match &theirs {
-            Ok(f) => (
-                format!("{:.0}", f.tokens_per_s),
-                format!("{:.0}", f.peak_mb),
-            ),
-            Err(_) => ("-".into(), "-".into()),
-        };
-        println!(
-            "{:<22} {:>11.1}M {:>14.0} {:>10.0} {:>18} {:>10}",
-            shape.name,
-            params as f64 / 1e6,
-            ours.tokens_per_s,
-            ours.peak_mb,
-            t_tok,
-            t_mem
-        );
-        match theirs {
-            Ok(f) => println!("    {}; {}", ours.note, f.note),
-            Err(e) => println!("    {}; PyTorch+PEFT not run: {e:#}", ours.note),
+        print_row(shape.name, params, &ours, &theirs);
+        // flex runs element-wise ops on one thread: replicas on the CPU, each on a thread of its
+        // own (`ajuste train --devices cpu:0,cpu:1`), keep both cores busy. Same loss, same
+        // updates up to rounding; the row's PyTorch figures are the ones above.
+        if threads >= 2 {
+            let (replicas, _) = time_ajuste(shape, args.steps, 2)?;
+            print_row("  same, 2 CPU replicas", params, &replicas, &theirs);
         }
     }
     Ok(ExitStatus::Success)
+}
+
+fn print_row(name: &str, params: usize, ours: &Figures, theirs: &Result<Figures>) {
+    let (t_tok, t_mem) = match theirs {
+        Ok(f) => (
+            format!("{:.0}", f.tokens_per_s),
+            format!("{:.0}", f.peak_mb),
+        ),
+        Err(_) => ("-".into(), "-".into()),
+    };
+    println!(
+        "{:<22} {:>11.1}M {:>14.0} {:>10.0} {:>18} {:>10}",
+        name,
+        params as f64 / 1e6,
+        ours.tokens_per_s,
+        ours.peak_mb,
+        t_tok,
+        t_mem
+    );
+    match theirs {
+        Ok(f) => println!("    {}; {}", ours.note, f.note),
+        Err(e) => println!("    {}; PyTorch+PEFT not run: {e:#}", ours.note),
+    }
 }
 
 fn config(shape: &Shape) -> Result<ModelConfig> {
@@ -148,11 +162,15 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn reset_peak_rss() {
+    // malloc keeps what the previous model freed (see `keep_freed_memory`): give it back first.
+    crate::cli::malloc::release_freed_memory();
     // "5" resets the peak resident set size (Linux >= 4.0); elsewhere the peak stays cumulative.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn time_ajuste(shape: &Shape, steps: usize) -> Result<(Figures, usize)> {
+/// Times `steps` training steps with the batch split across `replicas` copies of the model,
+/// each shard on a thread of its own (1: the model alone, on this thread).
+fn time_ajuste(shape: &Shape, steps: usize, replicas: usize) -> Result<(Figures, usize)> {
     reset_peak_rss();
     let device = Device::flex().autodiff();
     let weights = RandomWeights {
@@ -177,19 +195,28 @@ fn time_ajuste(shape: &Shape, steps: usize) -> Result<(Figures, usize)> {
     let ids: Vec<i64> = (0..BATCH * SEQ)
         .map(|i| (i as i64 * 7919) % shape.vocab as i64)
         .collect();
-    let labels = LabelBatch::from_flat(ids.clone(), BATCH, SEQ)?;
-    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [BATCH, SEQ]), &device);
+    let mut replicas = Replicas::new(&model, vec![device.clone(); replicas], false)?;
+    let shards: Vec<(Tensor<2, Int>, LabelBatch)> = shard_ranges(BATCH, replicas.devices.len())
+        .into_iter()
+        .map(|rows| {
+            let ids = ids[rows.start * SEQ..rows.end * SEQ].to_vec();
+            let labels = LabelBatch::from_flat(ids.clone(), rows.len(), SEQ)?;
+            let input = TensorData::new(ids, [rows.len(), SEQ]);
+            Ok((Tensor::from_data(input, &device), labels))
+        })
+        .collect::<Result<_>>()?;
     let mut optimizer = AdamW::new(AdamWConfig::default());
     let mut times = Vec::with_capacity(steps);
     for step in 0..=steps {
         let start = Instant::now();
-        let out = sft_loss(&output_logps(model.outputs(input.clone(), None), &labels)?)?;
-        let mut grads = GradAccumulator::new();
-        grads.accumulate(&model, out.loss.clone().backward());
+        let (loss, mut grads) = train_step(&model, &replicas, &shards)?;
         let norm = grads.clip(1.0);
         model = optimizer.step(model, grads, 1e-4);
+        if replicas.devices.len() > 1 {
+            multi::sync_replicas(&model, &mut replicas);
+        }
         // Reading the loss and the norm waits for the device: the step is done.
-        let _: f32 = out.loss.into_scalar();
+        let _: f32 = loss.into_scalar();
         if let Some(n) = norm {
             let _: f32 = n.into_scalar();
         }
@@ -210,6 +237,51 @@ fn time_ajuste(shape: &Shape, steps: usize) -> Result<(Figures, usize)> {
         },
         params,
     ))
+}
+
+/// One step's loss and summed gradients: what the trainer does, shards on their own threads.
+fn train_step(
+    model: &Model,
+    replicas: &Replicas,
+    shards: &[(Tensor<2, Int>, LabelBatch)],
+) -> Result<(Tensor<1>, GradAccumulator)> {
+    type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+    let forward: Vec<Job<'_, Result<Objective>>> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, (input, labels))| {
+            let model = replicas.model(model, i);
+            Box::new(move || {
+                Ok(sft_loss(&output_logps(
+                    model.outputs(input.clone(), None),
+                    labels,
+                )?)?)
+            }) as Job<'_, _>
+        })
+        .collect();
+    let objectives = multi::on_devices(forward)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let totals = Objective::term_totals(&objectives)?;
+    let backward: Vec<Job<'_, (Tensor<1>, GradAccumulator)>> = objectives
+        .into_iter()
+        .enumerate()
+        .map(|(i, shard)| {
+            let (model, totals) = (replicas.model(model, i), &totals);
+            Box::new(move || {
+                let part = shard.share_of(totals);
+                let mut grads = GradAccumulator::new();
+                grads.accumulate(model, part.clone().backward());
+                (part.detach(), grads)
+            }) as Job<'_, _>
+        })
+        .collect();
+    let (parts, grads): (Vec<_>, Vec<_>) = multi::on_devices(backward).into_iter().unzip();
+    let loss = parts
+        .into_iter()
+        .reduce(|sum, p| sum + p)
+        .context("no shard")?;
+    Ok((loss, multi::gather(grads, replicas, model)))
 }
 
 fn time_torch(shape: &Shape, args: &BenchTrainArgs) -> Result<Figures> {
