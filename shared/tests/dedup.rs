@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use ajuste_shared::dedup::{
     DedupConfig, DedupConfigError, DedupReport, DupKind, dedup, dedup_scanned, leak_findings,
-    leakage, leakage_among, swapped_findings, swapped_preferences,
+    leakage, leakage_among, leakage_scanned, swapped_findings, swapped_preferences,
 };
 use ajuste_shared::synth::planted_records;
 use ajuste_shared::{Code, Conversation, Dataset, Item, Message, Preference, Record, Source};
@@ -376,6 +376,33 @@ fn leakage_among_scanned_records_equals_leakage_on_copies_of_them() {
                 "the split should cut some planted near pairs: {expected:?}"
             );
         }
+    }
+}
+
+#[test]
+fn leakage_with_the_train_scan_of_dedup_equals_leakage() {
+    // The train set keeps its exact and near duplicates; eval holds copies and near copies of
+    // train records (some of records dedup removed) and records of its own.
+    let (records, _) = planted_records(1000, 11);
+    let (train, eval) = records.split_at(700);
+    for cfg in [near_cfg(), DedupConfig::default()] {
+        let (report, scanned) = dedup_scanned(train, &cfg);
+        assert!(report.exact_duplicates > 0);
+        let mut eval = eval.to_vec();
+        eval.extend(
+            removed_as(&report, DupKind::Exact)
+                .into_iter()
+                .map(|i| train[i].clone()),
+        );
+        let expected = leakage(train, &eval, &cfg);
+        assert!(expected.iter().any(|l| l.kind == DupKind::Exact));
+        if cfg.near {
+            assert!(
+                expected.iter().any(|l| l.kind == DupKind::Near),
+                "{expected:?}"
+            );
+        }
+        assert_eq!(leakage_scanned(train, &scanned, &eval, &cfg), expected);
     }
 }
 

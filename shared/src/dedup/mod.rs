@@ -475,7 +475,7 @@ pub fn leakage(train: &[Record], eval: &[Record], cfg: &DedupConfig) -> Vec<Leak
         .near
         .then(|| MinHasher::new(cfg.ngram, cfg.permutations, cfg.seed));
     let mut entries = Vec::new();
-    let train_keys = scan(
+    let keys = scan(
         train,
         0,
         hasher.as_ref(),
@@ -483,7 +483,35 @@ pub fn leakage(train: &[Record], eval: &[Record], cfg: &DedupConfig) -> Vec<Leak
         |_, _| false,
         &mut entries,
     );
-    let index = first_seen(&train_keys);
+    leakage_of(train, &keys, entries, eval, cfg)
+}
+
+/// [`leakage`] of `eval` against `train`, whose keys and band entries [`dedup_scanned`] (same
+/// `cfg`) computed: only the eval records are hashed. A train record dedup removed as an exact
+/// duplicate has no band entries, but its twin, which comes first, has the same ones, and a
+/// leak names the first of equally similar train records either way.
+pub fn leakage_scanned(
+    train: &[Record],
+    scanned: &Scanned,
+    eval: &[Record],
+    cfg: &DedupConfig,
+) -> Vec<Leak> {
+    leakage_of(train, &scanned.keys, scanned.entries.clone(), eval, cfg)
+}
+
+/// Hashes the eval records and finds their leaks into `train`, given the train records' exact
+/// keys and band entries (ids `0..train.len()`).
+fn leakage_of(
+    train: &[Record],
+    train_keys: &[u128],
+    mut entries: Vec<BandEntry>,
+    eval: &[Record],
+    cfg: &DedupConfig,
+) -> Vec<Leak> {
+    let hasher = cfg
+        .near
+        .then(|| MinHasher::new(cfg.ngram, cfg.permutations, cfg.seed));
+    let index = first_seen(train_keys);
     let t = train.len();
     let exact_hit = |_: usize, key: u128| cfg.exact && index.get(key).is_some();
     let eval_keys = scan(eval, t, hasher.as_ref(), cfg.bands, exact_hit, &mut entries);

@@ -200,6 +200,50 @@ fn clean_strips_html_drops_refusals_and_explains_each_drop() {
 }
 
 #[test]
+fn dedup_with_eval_reports_leaks_naming_the_first_train_twin() {
+    let t = CliTest::new();
+    // Eval: record 10 of the train file (an exact duplicate of record 1, which dedup removes)
+    // and record 12 (kept out by near dedup, still a train record).
+    let lines: Vec<String> = std::fs::read_to_string(fixture(CHATS))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    t.write("eval.jsonl", format!("{}\n{}\n", lines[10], lines[12]));
+    let run = t
+        .run([
+            "data",
+            "dedup",
+            &fx(CHATS),
+            "-o",
+            "dedup.jsonl",
+            "--near",
+            "--eval",
+            "eval.jsonl",
+            "--report",
+            "report.json",
+        ])
+        .expect(0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("report.json")).unwrap()).unwrap();
+    let leaks: Vec<(u64, u64)> = report["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["eval"].as_u64().unwrap(), l["train"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(leaks, [(0, 1), (1, 12)]);
+    assert!(
+        run.stderr.contains(
+            "eval.jsonl:1: warning[train-eval-leak]: eval record 0 duplicates train record 1"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn dedup_removes_exact_and_near_duplicates_and_reports_clusters() {
     let t = CliTest::new();
     t.run([

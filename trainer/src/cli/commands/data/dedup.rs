@@ -47,7 +47,15 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
         Err(finding) => return Ok(report_file_finding(&args.input.file, &finding)),
     };
     let records: Vec<Record> = loaded.dataset.records().cloned().collect();
-    let report = dedup::dedup(&records, &cfg);
+    // With --eval, what dedup hashed is kept for the leakage check, which then hashes only the
+    // eval records.
+    let (report, scanned) = match args.eval {
+        Some(_) => {
+            let (report, scanned) = dedup::dedup_scanned(&records, &cfg);
+            (report, Some(scanned))
+        }
+        None => (dedup::dedup(&records, &cfg), None),
+    };
     let removed = report.removed();
     let kept: Vec<&Item> = loaded
         .dataset
@@ -62,8 +70,8 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
         inputs.push(eval.as_path());
     }
     let status = summarize_drops(&args.input.file, &loaded);
-    let leaks = match &args.eval {
-        Some(eval) => {
+    let leaks = match (&args.eval, &scanned) {
+        (Some(eval), Some(scanned)) => {
             // The eval file is read as the input is: same format, same renames.
             let eval_input = InputArgs {
                 file: eval.clone(),
@@ -76,7 +84,7 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
                 Err(finding) => return Ok(report_file_finding(eval, &finding)),
             };
             let eval_records: Vec<Record> = eval_loaded.dataset.records().cloned().collect();
-            let leaks = dedup::leakage(&records, &eval_records, &cfg);
+            let leaks = dedup::leakage_scanned(&records, scanned, &eval_records, &cfg);
             for leak in &leaks {
                 let e = &eval_loaded.dataset.items[leak.eval].source;
                 let t = &loaded.dataset.items[leak.train].source;
@@ -92,7 +100,7 @@ pub fn run(args: &DedupCommandArgs) -> Result<ExitStatus> {
             }
             Some(leaks)
         }
-        None => None,
+        _ => None,
     };
     if let Some(out) = &args.report {
         let mut value = serde_json::to_value(&report)?;
