@@ -1,6 +1,6 @@
 //! `ajuste data ...`
 
-use crate::util::{CliTest, fixture, fx, read_jsonl};
+use crate::util::{CliTest, fixture, fx, read_json, read_jsonl};
 
 const CHATS: &str = "tests/fixtures/cli/chats.jsonl";
 const MIXED: &str = "tests/fixtures/cli/mixed.jsonl";
@@ -92,8 +92,7 @@ fn validate_json_report_has_the_contract_fields() {
         ])
         .expect(1);
     let v = run.json();
-    let from_file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let from_file: serde_json::Value = read_json(report_path.as_ref());
     assert_eq!(v, from_file);
     assert_eq!(v["format"], "sharegpt");
     assert_eq!(v["kind"], "sft");
@@ -225,8 +224,7 @@ fn dedup_with_eval_reports_leaks_naming_the_first_train_twin() {
             "report.json",
         ])
         .expect(0);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.path("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = read_json(&t.path("report.json"));
     let leaks: Vec<(u64, u64)> = report["leaks"]
         .as_array()
         .unwrap()
@@ -257,8 +255,7 @@ fn dedup_removes_exact_and_near_duplicates_and_reports_clusters() {
         "report.json",
     ])
     .expect(0);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.path("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = read_json(&t.path("report.json"));
     assert_eq!(report["records"], 13);
     assert_eq!(report["kept"], 11);
     assert_eq!(report["exact_duplicates"], 1);

@@ -9,13 +9,13 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::util::{CliTest, fixture, fx};
+use crate::util::{CliTest, fixture, fx, read_json};
 
 const TOKENIZER: &str = "tests/fixtures/golden/export/tokenizer";
 
 fn golden(name: &str) -> Value {
     let path = fixture(&format!("tests/fixtures/golden/export/{name}"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    read_json(&path)
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -264,9 +264,7 @@ fn gguf_vocabulary_is_the_tokenizer_padded_to_the_embedding_rows() {
     let t = CliTest::new();
     let case = json!({"model": "qwen2-f16-sharded", "type": "f16"});
     let g = read_gguf(&export_case(&t, &case, "q.gguf"));
-    let tj: Value =
-        serde_json::from_slice(&std::fs::read(fixture(TOKENIZER).join("tokenizer.json")).unwrap())
-            .unwrap();
+    let tj: Value = read_json(&fixture(TOKENIZER).join("tokenizer.json"));
     let tokens = g.metadata["tokenizer.ggml.tokens"].as_array().unwrap();
     let types = g.metadata["tokenizer.ggml.token_type"].as_array().unwrap();
     assert_eq!(tokens.len(), 320, "padded to qwen2's vocab_size");
@@ -582,8 +580,7 @@ fn an_unknown_architecture_is_refused() {
     let src = fixture("tests/fixtures/golden/llama-f32");
     std::fs::create_dir(t.path("m")).unwrap();
     std::fs::copy(src.join("model.safetensors"), t.path("m/model.safetensors")).unwrap();
-    let mut cfg: Value =
-        serde_json::from_slice(&std::fs::read(src.join("config.json")).unwrap()).unwrap();
+    let mut cfg: Value = read_json(&src.join("config.json"));
     cfg["model_type"] = json!("gpt2");
     std::fs::write(t.path("m/config.json"), cfg.to_string()).unwrap();
     let run = t

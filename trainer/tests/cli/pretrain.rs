@@ -10,7 +10,7 @@ use ajuste_trainer::model::Model;
 use burn::tensor::Device;
 use serde_json::Value;
 
-use crate::util::{CliTest, Run, fixture, read_jsonl};
+use crate::util::{CliTest, Run, fixture, read_json, read_jsonl};
 
 fn s(p: &Path) -> String {
     p.display().to_string()
@@ -83,10 +83,6 @@ fn pretrain(t: &CliTest, corpus: &Path, out: &str, steps: usize, seed: u64) -> R
         out.into(),
     ]);
     t.run(args)
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use ajuste_trainer::model::{Model, ModelConfig, RandomWeights};
 use burn::tensor::Device;
 use serde_json::Value;
 
-use crate::util::{CliTest, fixture, fx, read_jsonl};
+use crate::util::{CliTest, fixture, fx, read_json, read_jsonl};
 
 /// A tiny model directory named `name` in the test directory; `hidden` sets its shape.
 pub(crate) fn model(t: &CliTest, name: &str, hidden: usize) -> PathBuf {
@@ -127,8 +127,7 @@ fn train_writes_events_config_checkpoints_and_a_peft_adapter() {
         }
     }
     assert!(ev[1]["eval_loss"].as_f64().unwrap() > ev[7]["eval_loss"].as_f64().unwrap());
-    let config: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let config: Value = read_json(&dir.join("config.json"));
     assert_eq!(
         (config["method"].as_str(), config["steps"].as_u64()),
         (Some("sft"), Some(4))
@@ -142,9 +141,7 @@ fn train_writes_events_config_checkpoints_and_a_peft_adapter() {
     ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
-    let peft: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("adapter/adapter_config.json")).unwrap())
-            .unwrap();
+    let peft: Value = read_json(&dir.join("adapter/adapter_config.json"));
     assert_eq!(peft["peft_type"], "LORA");
     assert_eq!(peft["r"], 16);
 }

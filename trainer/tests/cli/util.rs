@@ -95,6 +95,11 @@ impl CliTest {
     }
 }
 
+/// Reads a JSON file into a value.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 /// Reads a JSONL file into values.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
