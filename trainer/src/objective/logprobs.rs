@@ -143,11 +143,6 @@ impl LabelBatch {
         })
     }
 
-    /// The largest label, -100 when no position is trained.
-    pub fn max_label(&self) -> i64 {
-        self.labels.iter().copied().max().unwrap_or(IGNORE_INDEX)
-    }
-
     /// Per row, the number of positions that are trained once shifted: labels at positions
     /// `1..T` that are not -100 (the label at position 0 has no logits predicting it).
     pub fn trained_counts(&self) -> Vec<usize> {
