@@ -455,8 +455,7 @@ impl Trainer {
             self.config.adapter.kind != AdapterKind::None && self.config.adapter.lora_dropout > 0.0;
         let rng = std::sync::Mutex::new(());
         let (objective, refs) = (&self.objective, &self.ref_cache);
-        type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
-        let forward: Vec<Job<'_, Result<Objective, TrainError>>> = batches
+        let forward: Vec<multi::Job<'_, Result<Objective, TrainError>>> = batches
             .iter()
             .enumerate()
             .map(|(i, batch)| {
@@ -468,30 +467,20 @@ impl Trainer {
                     let _turn = dropout.then(|| rng.lock().unwrap_or_else(|e| e.into_inner()));
                     device.seed(derive_seed(seed, i as u64));
                     batch_objective(objective, refs, model, batch, kl)
-                }) as Job<'_, _>
+                }) as multi::Job<'_, _>
             })
             .collect();
         let objectives = multi::on_devices(forward)
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        let totals = Objective::term_totals(&objectives)?;
-        let backward: Vec<Job<'_, MetricTensors>> = objectives
-            .into_iter()
-            .zip(grads.iter_mut())
-            .enumerate()
-            .map(|(i, (shard, acc))| {
-                let model = replicas.model(primary, i);
-                let totals = &totals;
-                Box::new(move || {
-                    let part = shard.share_of(totals);
-                    let mut pending = shard.metrics;
-                    pending.push("loss", part.clone());
-                    acc.accumulate(model, (part / accumulation).backward());
-                    pending
-                }) as Job<'_, _>
-            })
-            .collect();
-        let pending = multi::on_devices(backward);
+        let pending: Vec<MetricTensors> =
+            multi::backward_shares(replicas, primary, objectives, grads, accumulation)?
+                .into_iter()
+                .map(|(part, mut metrics)| {
+                    metrics.push("loss", part);
+                    metrics
+                })
+                .collect();
         // Metrics are weighted as evaluation weighs batches: SFT by trained tokens, the
         // preference methods by examples.
         let sft = self.config.method() == Method::Sft;

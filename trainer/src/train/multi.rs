@@ -36,6 +36,10 @@ use burn::tensor::{Device, Tensor};
 use super::TrainError;
 use super::optim::GradAccumulator;
 use crate::model::Model;
+use crate::objective::{MetricTensors, Objective, ObjectiveError};
+
+/// Work for one device's thread (see [`on_devices`]).
+pub(crate) type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
 
 /// The devices of a run beyond the first, with the model's replica on each.
 pub(crate) struct Replicas {
@@ -146,6 +150,36 @@ pub(crate) fn on_devices<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>)
         }
     }
     jobs.into_iter().map(|job| job()).collect()
+}
+
+/// The backward half of a sharded micro-batch: each shard's part of the micro-batch's loss
+/// ([`Objective::share_of`] the shards' totals), divided by `accumulation`, back-propagated on
+/// its device (a thread each) into that device's accumulator.
+///
+/// # Returns
+/// Per shard, its part of the loss and its metrics.
+pub(crate) fn backward_shares(
+    replicas: &Replicas,
+    primary: &Model,
+    objectives: Vec<Objective>,
+    grads: &mut [GradAccumulator],
+    accumulation: f64,
+) -> Result<Vec<(Tensor<1>, MetricTensors)>, ObjectiveError> {
+    let totals = Objective::term_totals(&objectives)?;
+    let jobs: Vec<Job<'_, _>> = objectives
+        .into_iter()
+        .zip(grads.iter_mut())
+        .enumerate()
+        .map(|(i, (shard, acc))| {
+            let (model, totals) = (replicas.model(primary, i), &totals);
+            Box::new(move || {
+                let part = shard.share_of(totals);
+                acc.accumulate(model, (part.clone() / accumulation).backward());
+                (part, shard.metrics)
+            }) as Job<'_, _>
+        })
+        .collect();
+    Ok(on_devices(jobs))
 }
 
 /// Sums the accumulated gradients of every device onto the primary (`accumulated[0]`, on

@@ -245,8 +245,7 @@ fn train_step(
     replicas: &Replicas,
     shards: &[(Tensor<2, Int>, LabelBatch)],
 ) -> Result<(Tensor<1>, GradAccumulator)> {
-    type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
-    let forward: Vec<Job<'_, Result<Objective>>> = shards
+    let forward: Vec<multi::Job<'_, Result<Objective>>> = shards
         .iter()
         .enumerate()
         .map(|(i, (input, labels))| {
@@ -256,29 +255,17 @@ fn train_step(
                     model.outputs(input.clone(), None),
                     labels,
                 )?)?)
-            }) as Job<'_, _>
+            }) as multi::Job<'_, _>
         })
         .collect();
     let objectives = multi::on_devices(forward)
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
-    let totals = Objective::term_totals(&objectives)?;
-    let backward: Vec<Job<'_, (Tensor<1>, GradAccumulator)>> = objectives
-        .into_iter()
-        .enumerate()
-        .map(|(i, shard)| {
-            let (model, totals) = (replicas.model(model, i), &totals);
-            Box::new(move || {
-                let part = shard.share_of(totals);
-                let mut grads = GradAccumulator::new();
-                grads.accumulate(model, part.clone().backward());
-                (part.detach(), grads)
-            }) as Job<'_, _>
-        })
-        .collect();
-    let (parts, grads): (Vec<_>, Vec<_>) = multi::on_devices(backward).into_iter().unzip();
+    let mut grads = vec![GradAccumulator::new(); objectives.len()];
+    let parts = multi::backward_shares(replicas, model, objectives, &mut grads, 1.0)?;
     let loss = parts
         .into_iter()
+        .map(|(part, _)| part)
         .reduce(|sum, p| sum + p)
         .context("no shard")?;
     Ok((loss, multi::gather(grads, replicas, model)))
