@@ -20,12 +20,13 @@
 //! to any of them. Struct fields carry the checkpoint's tensor names.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::ModelConfig;
+use super::fused::swiglu;
 use super::load::{LoadError, WeightSource};
 use crate::adapter::Linear;
 use crate::adapter::linear::{frozen, project};
@@ -261,8 +262,9 @@ impl Mlp {
     /// # Shapes
     /// - `x`: `[batch, seq, hidden]` → same.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone())); // [b, t, intermediate]
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = self.gate_proj.forward(x.clone()); // [b, t, intermediate]
+        self.down_proj
+            .forward(swiglu(gate, self.up_proj.forward(x)))
     }
 }
 

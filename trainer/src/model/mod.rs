@@ -18,6 +18,7 @@
 //! ```
 
 pub mod config;
+pub mod fused;
 pub mod llama;
 pub mod load;
 

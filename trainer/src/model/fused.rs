@@ -1,0 +1,424 @@
+//! Operations the model runs as one pass where burn would run several.
+//!
+//! [`swiglu`] is the MLP's `silu(gate) * up`. Composed from burn's ops it is a sigmoid, two
+//! products and, under autodiff, six more element-wise ops in the backward pass, each a
+//! separate pass over a `[batch, seq, intermediate]` tensor, and flex (the CPU backend) runs
+//! its element-wise ops on one thread with a scalar `exp`. Through burn's backend extensions
+//! ([`FusedOps`]) flex runs one kernel forward and one backward instead, parallel over chunks
+//! natively (one thread in the browser) with an `exp` the compiler vectorises; the GPU
+//! backends compose burn's ops (their fusion turns those into kernels already). Under
+//! autodiff the op is one node whose backward pass is the fused kernel too.
+
+use std::mem::MaybeUninit;
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{Flex, FlexTensor, Layout};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::tensor::{Bytes, DType, Tensor};
+
+/// `silu(gate) * up`, element-wise; `gate` and `up` have the same shape.
+pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    assert_eq!(
+        gate.dims(),
+        up.dims(),
+        "swiglu: gate and up differ in shape"
+    );
+    Tensor::from_dispatch(<Dispatch as FusedOps>::swiglu(
+        gate.into_dispatch(),
+        up.into_dispatch(),
+    ))
+}
+
+/// The fused operations, per backend. The default bodies compose burn's ops.
+#[backend_extension(
+    Flex,
+    Cube: cfg(any(feature = "wgpu", feature = "webgpu", feature = "cuda")),
+    Autodiff
+)]
+pub trait FusedOps: Backend {
+    /// `silu(gate) * up`.
+    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::swiglu::<Self>(gate, up)
+    }
+
+    /// The gradients of [`FusedOps::swiglu`] with respect to `gate` and `up`, given the
+    /// gradient of its output.
+    fn swiglu_backward(
+        gate: FloatTensor<Self>,
+        up: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        composed::swiglu_backward::<Self>(gate, up, grad)
+    }
+}
+
+#[cfg(any(feature = "wgpu", feature = "webgpu", feature = "cuda"))]
+impl FusedOps for burn::backend::Cube {}
+
+impl FusedOps for Flex {
+    fn swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
+        let (Some(g), Some(u)) = (f32_view(&gate), f32_view(&up)) else {
+            return composed::swiglu::<Self>(gate, up);
+        };
+        let shape = gate.shape();
+        let out = filled(g.len(), |out, start| {
+            let end = start + out.len();
+            cpu::swiglu(&g[start..end], &u[start..end], out)
+        });
+        from_vec(out, shape)
+    }
+
+    fn swiglu_backward(
+        gate: FlexTensor,
+        up: FlexTensor,
+        grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor) {
+        let (Some(g), Some(u), Some(dy)) = (f32_view(&gate), f32_view(&up), f32_view(&grad)) else {
+            return composed::swiglu_backward::<Self>(gate, up, grad);
+        };
+        let shape = gate.shape();
+        let (d_gate, d_up) = filled_pair(g.len(), |d_gate, d_up, start| {
+            let end = start + d_gate.len();
+            cpu::swiglu_backward(
+                &g[start..end],
+                &u[start..end],
+                &dy[start..end],
+                d_gate,
+                d_up,
+            )
+        });
+        (from_vec(d_gate, shape.clone()), from_vec(d_up, shape))
+    }
+}
+
+impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct SwiGlu;
+
+        impl<B: FusedOps> Backward<B, 2> for SwiGlu {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (gate, up) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                let (d_gate, d_up) = B::swiglu_backward(gate, up, grad);
+                let [gate_node, up_node] = ops.parents;
+                if let Some(node) = gate_node {
+                    grads.register::<B>(node.id, d_gate);
+                }
+                if let Some(node) = up_node {
+                    grads.register::<B>(node.id, d_up);
+                }
+            }
+        }
+
+        // Compute-bound: the inputs are kept for the backward pass rather than recomputed.
+        match SwiGlu
+            .prepare::<C>([gate.node(), up.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (g, u) = (gate.into_primitive(), up.into_primitive());
+                let out = B::swiglu(g.clone(), u.clone());
+                prep.finish((g, u), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::swiglu(gate.into_primitive(), up.into_primitive()))
+            }
+        }
+    }
+}
+
+/// The tensor's elements as one `f32` slice, when it is `f32` and contiguous (as the
+/// projections' outputs and their gradients are); `None` sends it to the composed ops.
+fn f32_view(t: &FlexTensor) -> Option<&[f32]> {
+    (t.dtype() == DType::F32)
+        .then(|| t.as_slice::<f32>())
+        .flatten()
+}
+
+fn from_vec(data: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
+}
+
+/// Elements per task: large enough that scheduling costs nothing, small enough that both
+/// halves of a 1024 x 1536 MLP activation find a thread.
+const CHUNK: usize = 1 << 15;
+
+/// A vector of `n` elements that `fill(chunk, offset)` writes completely, chunk by chunk
+/// (in parallel natively).
+fn filled(n: usize, fill: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n);
+    chunks(&mut out.spare_capacity_mut()[..n], |c, start| {
+        fill(c, start)
+    });
+    // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..n.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// Two vectors of `n` elements that `fill(a_chunk, b_chunk, offset)` writes completely.
+fn filled_pair(
+    n: usize,
+    fill: impl Fn(&mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], usize) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    {
+        let a = &mut a.spare_capacity_mut()[..n];
+        let b = &mut b.spare_capacity_mut()[..n];
+        chunk_pairs(a, b, &fill);
+    }
+    // SAFETY: `fill` wrote every element of both, chunk by chunk over 0..n.
+    unsafe {
+        a.set_len(n);
+        b.set_len(n);
+    }
+    (a, b)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn chunks(out: &mut [MaybeUninit<f32>], f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) {
+    use rayon::prelude::*;
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, c)| f(c, i * CHUNK));
+}
+
+#[cfg(target_arch = "wasm32")]
+fn chunks(out: &mut [MaybeUninit<f32>], f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) {
+    for (i, c) in out.chunks_mut(CHUNK).enumerate() {
+        f(c, i * CHUNK)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn chunk_pairs(
+    a: &mut [MaybeUninit<f32>],
+    b: &mut [MaybeUninit<f32>],
+    f: &(impl Fn(&mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], usize) + Sync),
+) {
+    use rayon::prelude::*;
+    a.par_chunks_mut(CHUNK)
+        .zip(b.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(i, (a, b))| f(a, b, i * CHUNK));
+}
+
+#[cfg(target_arch = "wasm32")]
+fn chunk_pairs(
+    a: &mut [MaybeUninit<f32>],
+    b: &mut [MaybeUninit<f32>],
+    f: &(impl Fn(&mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], usize) + Sync),
+) {
+    for (i, (a, b)) in a.chunks_mut(CHUNK).zip(b.chunks_mut(CHUNK)).enumerate() {
+        f(a, b, i * CHUNK)
+    }
+}
+
+/// The operations composed from burn's: the GPU backends' implementation, flex's for
+/// dtypes other than `f32`, and the reference the kernels are tested against.
+mod composed {
+    use super::*;
+
+    pub fn swiglu<B: Backend>(gate: FloatTensor<B>, up: FloatTensor<B>) -> FloatTensor<B> {
+        let silu = B::float_mul(gate.clone(), B::sigmoid(gate));
+        B::float_mul(silu, up)
+    }
+
+    /// `d_up = grad * silu(g)`, `d_gate = grad * up * silu'(g)` with
+    /// `silu'(g) = s + silu(g) * (1 - s)`, `s = sigmoid(g)`.
+    pub fn swiglu_backward<B: Backend>(
+        gate: FloatTensor<B>,
+        up: FloatTensor<B>,
+        grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let s = B::sigmoid(gate.clone());
+        let silu = B::float_mul(gate, s.clone());
+        let d_silu = B::float_add(
+            s.clone(),
+            B::float_sub(silu.clone(), B::float_mul(silu.clone(), s)),
+        );
+        let d_up = B::float_mul(grad.clone(), silu);
+        let d_gate = B::float_mul(B::float_mul(grad, up), d_silu);
+        (d_gate, d_up)
+    }
+}
+
+/// flex's kernels: plain loops over slices, written so that the compiler vectorises them
+/// (no branches, no calls), compiled once per x86 SIMD level and picked at run time.
+mod cpu {
+    use std::mem::MaybeUninit;
+
+    /// Each `pub fn` runs its `#[inline(always)]` body compiled for AVX-512 or AVX2 when the
+    /// CPU has them, else for the build's baseline (SSE2; wasm's SIMD128 where enabled).
+    macro_rules! multiversion {
+        ($(pub fn $name:ident($($arg:ident: $ty:ty),*) => $body:ident;)*) => {$(
+            pub fn $name($($arg: $ty),*) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    #[target_feature(enable = "avx512f")]
+                    fn avx512($($arg: $ty),*) {
+                        $body($($arg),*)
+                    }
+                    #[target_feature(enable = "avx2")]
+                    fn avx2($($arg: $ty),*) {
+                        $body($($arg),*)
+                    }
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU has AVX-512F.
+                        return unsafe { avx512($($arg),*) };
+                    }
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        return unsafe { avx2($($arg),*) };
+                    }
+                }
+                $body($($arg),*)
+            }
+        )*};
+    }
+
+    multiversion! {
+        pub fn swiglu(g: &[f32], u: &[f32], out: &mut [MaybeUninit<f32>]) => swiglu_body;
+        pub fn swiglu_backward(
+            g: &[f32],
+            u: &[f32],
+            dy: &[f32],
+            d_gate: &mut [MaybeUninit<f32>],
+            d_up: &mut [MaybeUninit<f32>]
+        ) => swiglu_backward_body;
+    }
+
+    #[inline(always)]
+    fn swiglu_body(g: &[f32], u: &[f32], out: &mut [MaybeUninit<f32>]) {
+        let n = out.len();
+        let (g, u) = (&g[..n], &u[..n]);
+        for i in 0..n {
+            let x = g[i];
+            out[i].write(x * sigmoid(x) * u[i]);
+        }
+    }
+
+    #[inline(always)]
+    fn swiglu_backward_body(
+        g: &[f32],
+        u: &[f32],
+        dy: &[f32],
+        d_gate: &mut [MaybeUninit<f32>],
+        d_up: &mut [MaybeUninit<f32>],
+    ) {
+        let n = d_gate.len();
+        let (g, u, dy, d_up) = (&g[..n], &u[..n], &dy[..n], &mut d_up[..n]);
+        for i in 0..n {
+            let x = g[i];
+            let s = sigmoid(x);
+            let silu = x * s;
+            d_up[i].write(dy[i] * silu);
+            d_gate[i].write(dy[i] * u[i] * (s + silu * (1.0 - s)));
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + exp(-x))
+    }
+
+    /// `e^x` within 2 ulp for `x` in [-87, 88], clamped to that range outside it (only
+    /// [`sigmoid`] uses it, where the clamp changes nothing beyond f32's precision).
+    /// Cephes' `expf`: `x = n ln2 + r`, `|r| <= ln2 / 2`, a degree-6 polynomial for `e^r`,
+    /// `2^n` built from its exponent bits. Rounding to `n` adds and subtracts 1.5 * 2^23, so
+    /// the loop has no call to vectorise around.
+    #[inline(always)]
+    pub(super) fn exp(x: f32) -> f32 {
+        const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+        let x = x.clamp(-87.0, 88.0);
+        let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+        let n = shifted - SHIFT;
+        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+        let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+            * r
+            + 1.666_666_5e-1)
+            * r
+            + 0.5;
+        let e_r = p * r * r + r + 1.0;
+        let two_n = f32::from_bits(
+            ((shifted.to_bits() as i32 - SHIFT.to_bits() as i32 + 127) << 23) as u32,
+        );
+        e_r * two_n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData, Tolerance};
+
+    fn sample(n: usize, seed: u32) -> Vec<f32> {
+        // Spans sigmoid's saturated tails as well as its middle.
+        (0..n as u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 20_000) as f32 / 1000.0 - 10.0)
+            .collect()
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_of_std_and_clamps_outside_its_range() {
+        let mut x = -87.0f32;
+        while x <= 88.0 {
+            let (ours, std) = (cpu::exp(x), x.exp());
+            assert!(
+                (ours - std).abs() <= 2.0 * (std * f32::EPSILON),
+                "exp({x}): {ours} vs {std}"
+            );
+            x += 0.013;
+        }
+        assert_eq!(cpu::exp(-1000.0), cpu::exp(-87.0));
+        assert_eq!(cpu::exp(1000.0), cpu::exp(88.0));
+        assert!(cpu::sigmoid(-1000.0) >= 0.0 && cpu::sigmoid(1000.0) == 1.0);
+    }
+
+    /// flex's kernels (forward, and backward through autodiff) against the same computation
+    /// composed from burn's ops, on a tensor of several parallel chunks.
+    #[test]
+    fn flex_kernels_equal_the_composed_ops_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let shape = [3, 7, CHUNK / 8 + 5];
+        let n = shape.iter().product();
+        let tensor = |seed| {
+            Tensor::<3>::from_data(TensorData::new(sample(n, seed), shape), &device).require_grad()
+        };
+        let (gate, up, weight) = (tensor(1), tensor(2), tensor(3));
+
+        let fused = swiglu(gate.clone(), up.clone());
+        let reference = burn::tensor::activation::silu(gate.clone()) * up.clone();
+        fused
+            .to_data()
+            .assert_approx_eq::<f32>(&reference.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
+
+        let grads_of = |out: Tensor<3>| {
+            let grads = (out * weight.clone()).sum().backward();
+            (gate.grad(&grads).unwrap(), up.grad(&grads).unwrap())
+        };
+        let (dg, du) = grads_of(fused);
+        let (dg_ref, du_ref) = grads_of(reference);
+        dg.to_data()
+            .assert_approx_eq::<f32>(&dg_ref.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
+        du.to_data()
+            .assert_approx_eq::<f32>(&du_ref.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
+    }
+}
