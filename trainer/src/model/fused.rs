@@ -17,9 +17,9 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor, Layout};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{BoolTensor, FloatTensor};
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
-use burn::tensor::{Bytes, DType, Tensor};
+use burn::tensor::{Bool, Bytes, DType, Tensor};
 
 /// `silu(gate) * up`, element-wise; `gate` and `up` have the same shape.
 pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
@@ -31,6 +31,24 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::swiglu(
         gate.into_dispatch(),
         up.into_dispatch(),
+    ))
+}
+
+/// `softmax(scores)` over the last dimension, with the positions where `mask` is true left out
+/// (probability 0). `mask` has the shape of `scores` or a 1 in place of its heads dimension
+/// (`[batch, 1, queries, keys]` for `[batch, heads, queries, keys]`); no row may be all masked.
+pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
+    let [b, h, q, k] = scores.dims();
+    let [mb, mh, mq, mk] = mask.dims();
+    assert!(
+        mb == b && (mh == h || mh == 1) && mq == q && mk == k,
+        "masked_softmax: mask {:?} does not fit scores {:?}",
+        [mb, mh, mq, mk],
+        [b, h, q, k]
+    );
+    Tensor::from_dispatch(<Dispatch as FusedOps>::masked_softmax(
+        scores.into_dispatch(),
+        mask.into_dispatch(),
     ))
 }
 
@@ -55,6 +73,17 @@ pub trait FusedOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         composed::swiglu_backward::<Self>(gate, up, grad)
     }
+
+    /// See [`masked_softmax`].
+    fn masked_softmax(scores: FloatTensor<Self>, mask: BoolTensor<Self>) -> FloatTensor<Self> {
+        composed::masked_softmax::<Self>(scores, mask)
+    }
+
+    /// The gradient of a softmax over the last dimension with respect to its input, given its
+    /// output `probs` and the gradient of that: `probs ⊙ (grad - Σ probs ⊙ grad)`.
+    fn softmax_backward(probs: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::softmax_backward::<Self>(probs, grad)
+    }
 }
 
 #[cfg(any(feature = "wgpu", feature = "webgpu", feature = "cuda"))]
@@ -66,7 +95,7 @@ impl FusedOps for Flex {
             return composed::swiglu::<Self>(gate, up);
         };
         let shape = gate.shape();
-        let out = filled(g.len(), |out, start| {
+        let out = filled(g.len(), CHUNK, |out, start| {
             let end = start + out.len();
             cpu::swiglu(&g[start..end], &u[start..end], out)
         });
@@ -93,6 +122,48 @@ impl FusedOps for Flex {
             )
         });
         (from_vec(d_gate, shape.clone()), from_vec(d_up, shape))
+    }
+
+    fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
+        let shape = scores.shape();
+        let (Some(x), Some(m), [_, heads, queries, keys]) =
+            (f32_view(&scores), bool_view(&mask), shape.dims::<4>())
+        else {
+            return composed::masked_softmax::<Self>(scores, mask);
+        };
+        // The mask row of a scores row: the same one, or the same query of the batch entry
+        // when the mask has one head for all.
+        let per_head = m.len() == x.len();
+        let mask_row = |row: usize| {
+            let r = if per_head {
+                row
+            } else {
+                row / (heads * queries) * queries + row % queries
+            };
+            &m[r * keys..(r + 1) * keys]
+        };
+        let out = filled(x.len(), rows_chunk(keys), |out, start| {
+            for (i, out) in out.chunks_mut(keys).enumerate() {
+                let row = start / keys + i;
+                cpu::masked_softmax_row(&x[row * keys..(row + 1) * keys], mask_row(row), out);
+            }
+        });
+        from_vec(out, shape)
+    }
+
+    fn softmax_backward(probs: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let shape = probs.shape();
+        let keys = shape[shape.num_dims() - 1].max(1);
+        let (Some(p), Some(g)) = (f32_view(&probs), f32_view(&grad)) else {
+            return composed::softmax_backward::<Self>(probs, grad);
+        };
+        let out = filled(p.len(), rows_chunk(keys), |out, start| {
+            for (i, out) in out.chunks_mut(keys).enumerate() {
+                let at = start + i * keys;
+                cpu::softmax_backward_row(&p[at..at + keys], &g[at..at + keys], out);
+            }
+        });
+        from_vec(out, shape)
     }
 }
 
@@ -139,6 +210,42 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             }
         }
     }
+
+    fn masked_softmax(scores: FloatTensor<Self>, mask: BoolTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaskedSoftmax;
+
+        impl<B: FusedOps> Backward<B, 1> for MaskedSoftmax {
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let grad = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::softmax_backward(ops.state, grad));
+                }
+            }
+        }
+
+        // The backward pass needs only the output, kept as the state.
+        match MaskedSoftmax
+            .prepare::<C>([scores.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let probs = B::masked_softmax(scores.into_primitive(), mask);
+                prep.finish(probs.clone(), probs)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::masked_softmax(scores.into_primitive(), mask))
+            }
+        }
+    }
 }
 
 /// The tensor's elements as one `f32` slice, when it is `f32` and contiguous (as the
@@ -147,6 +254,12 @@ fn f32_view(t: &FlexTensor) -> Option<&[f32]> {
     (t.dtype() == DType::F32)
         .then(|| t.as_slice::<f32>())
         .flatten()
+}
+
+/// A boolean tensor's elements (one byte each), when it is contiguous.
+fn bool_view(t: &FlexTensor) -> Option<&[u8]> {
+    let (start, end) = t.layout().contiguous_offsets()?;
+    matches!(t.dtype(), DType::Bool(_)).then(|| &t.storage::<u8>()[start..end])
 }
 
 fn from_vec(data: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
@@ -161,13 +274,20 @@ fn from_vec(data: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
 /// halves of a 1024 x 1536 MLP activation find a thread.
 const CHUNK: usize = 1 << 15;
 
-/// A vector of `n` elements that `fill(chunk, offset)` writes completely, chunk by chunk
-/// (in parallel natively).
-fn filled(n: usize, fill: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) -> Vec<f32> {
+/// Whole rows of `row_len` elements, about [`CHUNK`] elements in all.
+fn rows_chunk(row_len: usize) -> usize {
+    row_len * (CHUNK / row_len).max(1)
+}
+
+/// A vector of `n` elements that `fill(chunk, offset)` writes completely, `chunk_len`
+/// elements at a time (in parallel natively).
+fn filled(
+    n: usize,
+    chunk_len: usize,
+    fill: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(n);
-    chunks(&mut out.spare_capacity_mut()[..n], |c, start| {
-        fill(c, start)
-    });
+    chunks(&mut out.spare_capacity_mut()[..n], chunk_len, fill);
     // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..n.
     unsafe { out.set_len(n) };
     out
@@ -193,17 +313,25 @@ fn filled_pair(
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn chunks(out: &mut [MaybeUninit<f32>], f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) {
+fn chunks(
+    out: &mut [MaybeUninit<f32>],
+    len: usize,
+    f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync,
+) {
     use rayon::prelude::*;
-    out.par_chunks_mut(CHUNK)
+    out.par_chunks_mut(len)
         .enumerate()
-        .for_each(|(i, c)| f(c, i * CHUNK));
+        .for_each(|(i, c)| f(c, i * len));
 }
 
 #[cfg(target_arch = "wasm32")]
-fn chunks(out: &mut [MaybeUninit<f32>], f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync) {
-    for (i, c) in out.chunks_mut(CHUNK).enumerate() {
-        f(c, i * CHUNK)
+fn chunks(
+    out: &mut [MaybeUninit<f32>],
+    len: usize,
+    f: impl Fn(&mut [MaybeUninit<f32>], usize) + Sync,
+) {
+    for (i, c) in out.chunks_mut(len).enumerate() {
+        f(c, i * len)
     }
 }
 
@@ -239,6 +367,26 @@ mod composed {
     pub fn swiglu<B: Backend>(gate: FloatTensor<B>, up: FloatTensor<B>) -> FloatTensor<B> {
         let silu = B::float_mul(gate.clone(), B::sigmoid(gate));
         B::float_mul(silu, up)
+    }
+
+    pub fn masked_softmax<B: Backend>(
+        scores: FloatTensor<B>,
+        mask: BoolTensor<B>,
+    ) -> FloatTensor<B> {
+        let last = scores.shape().num_dims() - 1;
+        B::softmax(
+            B::float_mask_fill(scores, mask, f32::NEG_INFINITY.into()),
+            last,
+        )
+    }
+
+    pub fn softmax_backward<B: Backend>(
+        probs: FloatTensor<B>,
+        grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let last = probs.shape().num_dims() - 1;
+        let spread = B::float_sum_dim(B::float_mul(probs.clone(), grad.clone()), last);
+        B::float_mul(probs, B::float_sub(grad, spread))
     }
 
     /// `d_up = grad * silu(g)`, `d_gate = grad * up * silu'(g)` with
@@ -303,6 +451,67 @@ mod cpu {
             d_gate: &mut [MaybeUninit<f32>],
             d_up: &mut [MaybeUninit<f32>]
         ) => swiglu_backward_body;
+        pub fn masked_softmax_row(x: &[f32], mask: &[u8], out: &mut [MaybeUninit<f32>])
+            => masked_softmax_row_body;
+        pub fn softmax_backward_row(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>])
+            => softmax_backward_row_body;
+    }
+
+    /// Lanes of the reductions' partial results: a multiple of every SIMD width, so the
+    /// compiler keeps them in vector registers (a single running sum would be sequential).
+    const LANES: usize = 16;
+
+    /// `x` with its masked elements (mask byte not 0) at -inf.
+    #[inline(always)]
+    fn unmasked(x: f32, mask: u8) -> f32 {
+        if mask != 0 { f32::NEG_INFINITY } else { x }
+    }
+
+    /// `f(0) + f(1) + ... + f(n - 1)`, in [`LANES`] partial sums.
+    #[inline(always)]
+    fn sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
+        lanes(n, 0.0, f, |a, b| a + b)
+    }
+
+    /// The largest of `f(0), ..., f(n - 1)` (-inf for none).
+    #[inline(always)]
+    fn max(n: usize, f: impl Fn(usize) -> f32) -> f32 {
+        lanes(n, f32::NEG_INFINITY, f, |a, b| if b > a { b } else { a })
+    }
+
+    #[inline(always)]
+    fn lanes(n: usize, init: f32, f: impl Fn(usize) -> f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+        let mut acc = [init; LANES];
+        let full = n / LANES * LANES;
+        for base in (0..full).step_by(LANES) {
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = op(*a, f(base + k));
+            }
+        }
+        let tail = (full..n).fold(init, |a, i| op(a, f(i)));
+        acc.into_iter().fold(tail, op)
+    }
+
+    #[inline(always)]
+    fn masked_softmax_row_body(x: &[f32], mask: &[u8], out: &mut [MaybeUninit<f32>]) {
+        let n = out.len();
+        let (x, mask) = (&x[..n], &mask[..n]);
+        let at = |i: usize| unmasked(x[i], mask[i]);
+        let max = max(n, at);
+        let inv = 1.0 / sum(n, |i| exp(at(i) - max));
+        for (i, out) in out.iter_mut().enumerate() {
+            out.write(exp(at(i) - max) * inv);
+        }
+    }
+
+    #[inline(always)]
+    fn softmax_backward_row_body(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>]) {
+        let n = out.len();
+        let (p, g) = (&p[..n], &g[..n]);
+        let dot = sum(n, |i| p[i] * g[i]);
+        for i in 0..n {
+            out[i].write(p[i] * (g[i] - dot));
+        }
     }
 
     #[inline(always)]
@@ -339,14 +548,16 @@ mod cpu {
         1.0 / (1.0 + exp(-x))
     }
 
-    /// `e^x` within 2 ulp for `x` in [-87, 88], clamped to that range outside it (only
-    /// [`sigmoid`] uses it, where the clamp changes nothing beyond f32's precision).
+    /// `e^x` within 2 ulp for `x` in [-87, 88]; 0 below (where `e^x` < 1.7e-38, -inf
+    /// included) and `e^88` above: only [`sigmoid`] and softmax use it, where either changes
+    /// nothing within f32's precision.
     /// Cephes' `expf`: `x = n ln2 + r`, `|r| <= ln2 / 2`, a degree-6 polynomial for `e^r`,
     /// `2^n` built from its exponent bits. Rounding to `n` adds and subtracts 1.5 * 2^23, so
     /// the loop has no call to vectorise around.
     #[inline(always)]
     pub(super) fn exp(x: f32) -> f32 {
         const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+        let underflow = x < -87.0;
         let x = x.clamp(-87.0, 88.0);
         let shifted = x * std::f32::consts::LOG2_E + SHIFT;
         let n = shifted - SHIFT;
@@ -360,7 +571,7 @@ mod cpu {
         let two_n = f32::from_bits(
             ((shifted.to_bits() as i32 - SHIFT.to_bits() as i32 + 127) << 23) as u32,
         );
-        e_r * two_n
+        if underflow { 0.0 } else { e_r * two_n }
     }
 }
 
@@ -377,7 +588,7 @@ mod tests {
     }
 
     #[test]
-    fn exp_is_within_two_ulp_of_std_and_clamps_outside_its_range() {
+    fn exp_is_within_two_ulp_of_std_and_flushes_or_clamps_outside_its_range() {
         let mut x = -87.0f32;
         while x <= 88.0 {
             let (ours, std) = (cpu::exp(x), x.exp());
@@ -387,7 +598,8 @@ mod tests {
             );
             x += 0.013;
         }
-        assert_eq!(cpu::exp(-1000.0), cpu::exp(-87.0));
+        assert_eq!(cpu::exp(-87.5), 0.0);
+        assert_eq!(cpu::exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(cpu::exp(1000.0), cpu::exp(88.0));
         assert!(cpu::sigmoid(-1000.0) >= 0.0 && cpu::sigmoid(1000.0) == 1.0);
     }
@@ -420,5 +632,56 @@ mod tests {
             .assert_approx_eq::<f32>(&dg_ref.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
         du.to_data()
             .assert_approx_eq::<f32>(&du_ref.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
+    }
+
+    /// flex's masked softmax (forward, and backward through autodiff) against burn's softmax of
+    /// the scores with the masked positions at -inf, with a mask shared by the heads (several
+    /// rows per parallel chunk) and with one per head.
+    #[test]
+    fn flex_masked_softmax_equals_burns_softmax_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let [b, h, q, k] = [2, 3, 37, 41];
+        let n = b * h * q * k;
+        let scores = Tensor::<4>::from_data(TensorData::new(sample(n, 4), [b, h, q, k]), &device)
+            .require_grad();
+        let weight = Tensor::<4>::from_data(TensorData::new(sample(n, 5), [b, h, q, k]), &device);
+        for heads in [1, h] {
+            // Causal, plus some keys of the first batch entry; never the diagonal.
+            let mask: Vec<bool> = (0..b * heads * q * k)
+                .map(|i| {
+                    let (qi, ki, bi) = (i / k % q, i % k, i / (heads * q * k));
+                    ki > qi || (bi == 0 && ki % 5 == 1 && ki != qi)
+                })
+                .collect();
+            let mask =
+                Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, heads, q, k]), &device);
+
+            let fused = masked_softmax(scores.clone(), mask.clone());
+            let reference = burn::tensor::activation::softmax(
+                scores.clone().mask_fill(mask.clone(), f32::NEG_INFINITY),
+                3,
+            );
+            let tolerance = Tolerance::rel_abs(1e-5, 1e-7);
+            fused
+                .to_data()
+                .assert_approx_eq::<f32>(&reference.to_data(), tolerance);
+            let masked = fused.clone().mask_fill(mask.bool_not(), 0.0).abs().max();
+            assert_eq!(
+                masked.into_scalar::<f32>(),
+                0.0,
+                "masked positions have probability 0"
+            );
+
+            // `p ⊙ (g - Σ p ⊙ g)` cancels (g and its sum are up to 10 here), so two orders of
+            // summing agree to f32 rounding at that scale, not relative to the result.
+            let grad_of = |out: Tensor<4>| {
+                scores
+                    .grad(&(out * weight.clone()).sum().backward())
+                    .unwrap()
+            };
+            grad_of(fused)
+                .to_data()
+                .assert_approx_eq::<f32>(&grad_of(reference).to_data(), Tolerance::absolute(1e-5));
+        }
     }
 }

@@ -20,13 +20,12 @@
 //! to any of them. Struct fields carry the checkpoint's tensor names.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::softmax;
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::ModelConfig;
-use super::fused::swiglu;
+use super::fused::{masked_softmax, swiglu};
 use super::load::{LoadError, WeightSource};
 use crate::adapter::Linear;
 use crate::adapter::linear::{frozen, project};
@@ -202,10 +201,8 @@ impl Attention {
 /// `softmax(q·kᵀ·scale, masked)·v` for a pass that records gradients.
 ///
 /// burn's differentiable attention takes the softmax as eight recorded element-wise ops (a
-/// scalar `exp` on one thread on the CPU, and a `max` whose backward scatters). Here the softmax
-/// is computed outside the graph by the backend's fused kernel, and the graph records
-/// `p + p ⊙ (d - Σ p ⊙ d)` with `d = s - sg(s)`: its value is `p` (`d` is exactly zero) and its
-/// gradient is the softmax's, `p ⊙ (g - Σ p ⊙ g)`.
+/// scalar `exp` on one thread on the CPU, and a `max` whose backward scatters); here it is one
+/// node ([`masked_softmax`]) whose backward pass is the softmax's, `p ⊙ (g - Σ p ⊙ g)`.
 ///
 /// # Shapes
 /// - `q`: `[batch, kv_heads, queries, head_dim]`; `k`, `v`: `[batch, kv_heads, keys, head_dim]`
@@ -219,18 +216,8 @@ fn attention_for_training(
     scale: f64,
 ) -> Tensor<4> {
     let scores = q.matmul(k.swap_dims(2, 3)) * scale;
-    // -inf, not a large negative number: `exp` of a finite value that underflows takes libm's
-    // slow path (it sets errno). Every query sees at least itself, so no row is all -inf.
-    let probs = softmax(
-        scores
-            .clone()
-            .without_autodiff()
-            .mask_fill(mask.clone().without_autodiff(), f32::NEG_INFINITY),
-        3,
-    );
-    let d = scores.clone() - scores.detach();
-    let spread = (probs.clone() * d.clone()).sum_dim(3);
-    (probs.clone() * (d - spread) + probs).matmul(v)
+    // Every query sees at least itself, so no row is all masked.
+    masked_softmax(scores, mask.clone()).matmul(v)
 }
 
 /// SwiGLU feed-forward.

@@ -176,7 +176,9 @@ fn dpo_on_two_devices_equals_one_device() {
     let dir = model_dir(tmp.path());
     let data = examples("dpo.jsonl", Method::Dpo);
     let mut c = config(Method::Dpo, 4);
-    c.learning_rate = 1e-2;
+    // Fast enough to train in four steps, slow enough that the loss stays clear of 0, where
+    // AdamW's m/√v would turn the float rounding of tiny gradients into whole steps.
+    c.learning_rate = 3e-3;
     let one = train(&dir, &c, &data, 1);
     let two = train(&dir, &c, &data, 2);
     assert_same("dpo, 2 devices", &one, &two, TOL);
