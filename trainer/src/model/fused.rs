@@ -52,6 +52,21 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
     ))
 }
 
+/// Root-mean-square norm over the last dimension with a learned scale:
+/// `weight * x / sqrt(mean(x²) + eps)`, `weight` of the last dimension's size.
+pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: Tensor<1>, eps: f64) -> Tensor<D> {
+    assert_eq!(
+        x.dims()[D - 1],
+        weight.dims()[0],
+        "rms_norm: weight does not fit x"
+    );
+    Tensor::from_dispatch(<Dispatch as FusedOps>::rms_norm(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        eps,
+    ))
+}
+
 /// The fused operations, per backend. The default bodies compose burn's ops.
 #[backend_extension(
     Flex,
@@ -83,6 +98,21 @@ pub trait FusedOps: Backend {
     /// output `probs` and the gradient of that: `probs ⊙ (grad - Σ probs ⊙ grad)`.
     fn softmax_backward(probs: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::softmax_backward::<Self>(probs, grad)
+    }
+
+    /// See [`rms_norm`].
+    fn rms_norm(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f64) -> FloatTensor<Self> {
+        composed::rms_norm::<Self>(x, weight, eps)
+    }
+
+    /// The gradient of [`FusedOps::rms_norm`] with respect to `x`, given that of its output.
+    fn rms_norm_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        composed::rms_norm_backward::<Self>(x, weight, grad, eps)
     }
 }
 
@@ -161,6 +191,40 @@ impl FusedOps for Flex {
             for (i, out) in out.chunks_mut(keys).enumerate() {
                 let at = start + i * keys;
                 cpu::softmax_backward_row(&p[at..at + keys], &g[at..at + keys], out);
+            }
+        });
+        from_vec(out, shape)
+    }
+
+    fn rms_norm(x: FlexTensor, weight: FlexTensor, eps: f64) -> FlexTensor {
+        let (Some(xs), Some(w)) = (f32_view(&x), f32_view(&weight)) else {
+            return composed::rms_norm::<Self>(x, weight, eps);
+        };
+        let (shape, h) = (x.shape(), w.len());
+        let out = filled(xs.len(), rows_chunk(h), |out, start| {
+            for (i, out) in out.chunks_mut(h).enumerate() {
+                let at = start + i * h;
+                cpu::rms_norm_row(&xs[at..at + h], w, eps as f32, out);
+            }
+        });
+        from_vec(out, shape)
+    }
+
+    fn rms_norm_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        eps: f64,
+    ) -> FlexTensor {
+        let (Some(xs), Some(w), Some(g)) = (f32_view(&x), f32_view(&weight), f32_view(&grad))
+        else {
+            return composed::rms_norm_backward::<Self>(x, weight, grad, eps);
+        };
+        let (shape, h) = (x.shape(), w.len());
+        let out = filled(xs.len(), rows_chunk(h), |out, start| {
+            for (i, out) in out.chunks_mut(h).enumerate() {
+                let at = start + i * h;
+                cpu::rms_norm_backward_row(&xs[at..at + h], w, &g[at..at + h], eps as f32, out);
             }
         });
         from_vec(out, shape)
@@ -244,6 +308,52 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::masked_softmax(scores.into_primitive(), mask))
             }
+        }
+    }
+
+    fn rms_norm(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f64) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RmsNorm;
+
+        impl<B: FusedOps> Backward<B, 2> for RmsNorm {
+            type State = (FloatTensor<B>, FloatTensor<B>, f64);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (x, weight, eps) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                let [x_node, weight_node] = ops.parents;
+                // The weight is frozen in every adapter method; a full fine-tune trains it.
+                if let Some(node) = weight_node {
+                    let d_weight =
+                        composed::rms_norm_weight_grad::<B>(x.clone(), grad.clone(), eps);
+                    grads.register::<B>(node.id, d_weight);
+                }
+                if let Some(node) = x_node {
+                    grads.register::<B>(node.id, B::rms_norm_backward(x, weight, grad, eps));
+                }
+            }
+        }
+
+        match RmsNorm
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let out = B::rms_norm(x.clone(), weight.clone(), eps);
+                prep.finish((x, weight, eps), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::rms_norm(
+                x.into_primitive(),
+                weight.into_primitive(),
+                eps,
+            )),
         }
     }
 }
@@ -389,6 +499,61 @@ mod composed {
         B::float_mul(probs, B::float_sub(grad, spread))
     }
 
+    /// `1 / sqrt(mean(x²) + eps)` over the last dimension (kept, of size 1).
+    fn inverse_rms<B: Backend>(x: FloatTensor<B>, eps: f64) -> FloatTensor<B> {
+        let last = x.shape().num_dims() - 1;
+        let mean_square = B::float_mean_dim(B::float_mul(x.clone(), x), last);
+        B::float_recip(B::float_sqrt(B::float_add_scalar(mean_square, eps.into())))
+    }
+
+    /// `weight` as a tensor of `x`'s rank: leading dimensions of size 1.
+    fn broadcast_weight<B: Backend>(weight: FloatTensor<B>, x: &FloatTensor<B>) -> FloatTensor<B> {
+        let rank = x.shape().num_dims();
+        let mut dims = vec![1; rank];
+        dims[rank - 1] = weight.shape().num_elements();
+        B::float_reshape(weight, dims.into())
+    }
+
+    pub fn rms_norm<B: Backend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        eps: f64,
+    ) -> FloatTensor<B> {
+        let weight = broadcast_weight::<B>(weight, &x);
+        let normed = B::float_mul(x.clone(), inverse_rms::<B>(x, eps));
+        B::float_mul(normed, weight)
+    }
+
+    /// With `r = 1 / rms(x)`, `gw = grad ⊙ weight`: `dx = r gw - r³ x Σ(gw ⊙ x) / n`.
+    pub fn rms_norm_backward<B: Backend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        eps: f64,
+    ) -> FloatTensor<B> {
+        let last = x.shape().num_dims() - 1;
+        let n = x.shape()[last] as f64;
+        let r = inverse_rms::<B>(x.clone(), eps);
+        let gw = B::float_mul(grad, broadcast_weight::<B>(weight, &x));
+        let dot = B::float_sum_dim(B::float_mul(gw.clone(), x.clone()), last);
+        let r3 = B::float_mul(B::float_mul(r.clone(), r.clone()), r.clone());
+        let coef = B::float_mul_scalar(B::float_mul(r3, dot), (1.0 / n).into());
+        B::float_sub(B::float_mul(gw, r), B::float_mul(x, coef))
+    }
+
+    /// The weight's gradient: `Σ grad ⊙ x / rms(x)` over every dimension but the last.
+    pub fn rms_norm_weight_grad<B: Backend>(
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        eps: f64,
+    ) -> FloatTensor<B> {
+        let hidden = x.shape()[x.shape().num_dims() - 1];
+        let rows = x.shape().num_elements() / hidden;
+        let normed = B::float_mul(x.clone(), inverse_rms::<B>(x, eps));
+        let rows = B::float_reshape(B::float_mul(grad, normed), [rows, hidden].into());
+        B::float_reshape(B::float_sum_dim(rows, 0), [hidden].into())
+    }
+
     /// `d_up = grad * silu(g)`, `d_gate = grad * up * silu'(g)` with
     /// `silu'(g) = s + silu(g) * (1 - s)`, `s = sigmoid(g)`.
     pub fn swiglu_backward<B: Backend>(
@@ -455,6 +620,50 @@ mod cpu {
             => masked_softmax_row_body;
         pub fn softmax_backward_row(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>])
             => softmax_backward_row_body;
+        pub fn rms_norm_row(x: &[f32], w: &[f32], eps: f32, out: &mut [MaybeUninit<f32>])
+            => rms_norm_row_body;
+        pub fn rms_norm_backward_row(
+            x: &[f32],
+            w: &[f32],
+            g: &[f32],
+            eps: f32,
+            out: &mut [MaybeUninit<f32>]
+        ) => rms_norm_backward_row_body;
+    }
+
+    /// `1 / sqrt(mean(x²) + eps)`.
+    #[inline(always)]
+    fn inverse_rms(x: &[f32], eps: f32) -> f32 {
+        let n = x.len();
+        1.0 / (sum(n, |i| x[i] * x[i]) / n as f32 + eps).sqrt()
+    }
+
+    #[inline(always)]
+    fn rms_norm_row_body(x: &[f32], w: &[f32], eps: f32, out: &mut [MaybeUninit<f32>]) {
+        let n = out.len();
+        let (x, w) = (&x[..n], &w[..n]);
+        let r = inverse_rms(x, eps);
+        for (i, out) in out.iter_mut().enumerate() {
+            out.write(x[i] * r * w[i]);
+        }
+    }
+
+    /// `dx = r gw - r³ x Σ(gw ⊙ x) / n`, `gw = g ⊙ w`, `r = 1 / rms(x)`.
+    #[inline(always)]
+    fn rms_norm_backward_row_body(
+        x: &[f32],
+        w: &[f32],
+        g: &[f32],
+        eps: f32,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let n = out.len();
+        let (x, w, g) = (&x[..n], &w[..n], &g[..n]);
+        let r = inverse_rms(x, eps);
+        let coef = r * r * r * sum(n, |i| g[i] * w[i] * x[i]) / n as f32;
+        for (i, out) in out.iter_mut().enumerate() {
+            out.write(r * g[i] * w[i] - x[i] * coef);
+        }
     }
 
     /// Lanes of the reductions' partial results: a multiple of every SIMD width, so the
@@ -683,5 +892,39 @@ mod tests {
                 .to_data()
                 .assert_approx_eq::<f32>(&grad_of(reference).to_data(), Tolerance::absolute(1e-5));
         }
+    }
+
+    /// flex's RMS norm (forward, and backward through autodiff to the input and to the weight)
+    /// against the composition of burn's ops the model used before.
+    #[test]
+    fn flex_rms_norm_equals_burns_composition_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let [b, t, h] = [3, 5, CHUNK / 16 + 3];
+        let x = Tensor::<3>::from_data(TensorData::new(sample(b * t * h, 6), [b, t, h]), &device)
+            .require_grad();
+        let weight =
+            Tensor::<1>::from_data(TensorData::new(sample(h, 7), [h]), &device).require_grad();
+        let upstream =
+            Tensor::<3>::from_data(TensorData::new(sample(b * t * h, 8), [b, t, h]), &device);
+        let eps = 1e-5;
+
+        let fused = rms_norm(x.clone(), weight.clone(), eps);
+        let variance = x.clone().square().mean_dim(2);
+        let reference =
+            x.clone() * (variance + eps).sqrt().recip() * weight.clone().unsqueeze::<3>();
+        let tolerance = Tolerance::rel_abs(1e-5, 1e-6);
+        fused
+            .to_data()
+            .assert_approx_eq::<f32>(&reference.to_data(), tolerance);
+
+        let grads_of = |out: Tensor<3>| {
+            let grads = (out * upstream.clone()).sum().backward();
+            (x.grad(&grads).unwrap(), weight.grad(&grads).unwrap())
+        };
+        let ((dx, dw), (dx_ref, dw_ref)) = (grads_of(fused), grads_of(reference));
+        dx.to_data()
+            .assert_approx_eq::<f32>(&dx_ref.to_data(), Tolerance::absolute(1e-5));
+        dw.to_data()
+            .assert_approx_eq::<f32>(&dw_ref.to_data(), Tolerance::rel_abs(1e-4, 1e-4));
     }
 }

@@ -25,7 +25,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::ModelConfig;
-use super::fused::{masked_softmax, swiglu};
+use super::fused::{masked_softmax, rms_norm, swiglu};
 use super::load::{LoadError, WeightSource};
 use crate::adapter::Linear;
 use crate::adapter::linear::{frozen, project};
@@ -56,9 +56,7 @@ impl RmsNorm {
     /// # Shapes
     /// - `x`: `[batch, seq, hidden]` → same.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let variance = x.clone().square().mean_dim(2); // [batch, seq, 1]
-        let x = x * (variance + self.eps).sqrt().recip();
-        x * self.weight.val().unsqueeze::<3>() // [1, 1, hidden]
+        rms_norm(x, self.weight.val(), self.eps)
     }
 }
 
