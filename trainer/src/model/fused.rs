@@ -17,6 +17,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor, Layout};
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::{BoolTensor, FloatTensor};
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::tensor::{Bool, Bytes, DType, Tensor};
@@ -50,6 +51,11 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
         scores.into_dispatch(),
         mask.into_dispatch(),
     ))
+}
+
+/// `softmax(x)` over the last dimension.
+pub fn row_softmax<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::row_softmax(x.into_dispatch()))
 }
 
 /// Root-mean-square norm over the last dimension with a learned scale:
@@ -92,6 +98,12 @@ pub trait FusedOps: Backend {
     /// See [`masked_softmax`].
     fn masked_softmax(scores: FloatTensor<Self>, mask: BoolTensor<Self>) -> FloatTensor<Self> {
         composed::masked_softmax::<Self>(scores, mask)
+    }
+
+    /// See [`row_softmax`].
+    fn row_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let last = x.shape().num_dims() - 1;
+        Self::softmax(x, last)
     }
 
     /// The gradient of a softmax over the last dimension with respect to its input, given its
@@ -176,6 +188,21 @@ impl FusedOps for Flex {
             for (i, out) in out.chunks_mut(keys).enumerate() {
                 let row = start / keys + i;
                 cpu::masked_softmax_row(&x[row * keys..(row + 1) * keys], mask_row(row), out);
+            }
+        });
+        from_vec(out, shape)
+    }
+
+    fn row_softmax(x: FlexTensor) -> FlexTensor {
+        let shape = x.shape();
+        let keys = shape[shape.num_dims() - 1].max(1);
+        let Some(xs) = f32_view(&x) else {
+            return Self::softmax(x, shape.num_dims() - 1);
+        };
+        let out = filled(xs.len(), rows_chunk(keys), |out, start| {
+            for (i, out) in out.chunks_mut(keys).enumerate() {
+                let at = start + i * keys;
+                cpu::softmax_row(&xs[at..at + keys], out);
             }
         });
         from_vec(out, shape)
@@ -618,6 +645,7 @@ mod cpu {
         ) => swiglu_backward_body;
         pub fn masked_softmax_row(x: &[f32], mask: &[u8], out: &mut [MaybeUninit<f32>])
             => masked_softmax_row_body;
+        pub fn softmax_row(x: &[f32], out: &mut [MaybeUninit<f32>]) => softmax_row_body;
         pub fn softmax_backward_row(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>])
             => softmax_backward_row_body;
         pub fn rms_norm_row(x: &[f32], w: &[f32], eps: f32, out: &mut [MaybeUninit<f32>])
@@ -634,8 +662,8 @@ mod cpu {
     /// `1 / sqrt(mean(x²) + eps)`.
     #[inline(always)]
     fn inverse_rms(x: &[f32], eps: f32) -> f32 {
-        let n = x.len();
-        1.0 / (sum(n, |i| x[i] * x[i]) / n as f32 + eps).sqrt()
+        let sum_of_squares = reduce((x, x, x), 0.0, |x, _, _| x * x, add);
+        1.0 / (sum_of_squares / x.len() as f32 + eps).sqrt()
     }
 
     #[inline(always)]
@@ -660,7 +688,7 @@ mod cpu {
         let n = out.len();
         let (x, w, g) = (&x[..n], &w[..n], &g[..n]);
         let r = inverse_rms(x, eps);
-        let coef = r * r * r * sum(n, |i| g[i] * w[i] * x[i]) / n as f32;
+        let coef = r * r * r * reduce((g, w, x), 0.0, |g, w, x| g * w * x, add) / n as f32;
         for (i, out) in out.iter_mut().enumerate() {
             out.write(r * g[i] * w[i] - x[i] * coef);
         }
@@ -676,40 +704,70 @@ mod cpu {
         if mask != 0 { f32::NEG_INFINITY } else { x }
     }
 
-    /// `f(0) + f(1) + ... + f(n - 1)`, in [`LANES`] partial sums.
+    /// The `op`-reduction (`init` for none) of `f(a[i], b[i], c[i])` over `i`, in [`LANES`]
+    /// partial results: whole chunks of the slices, so that the compiler sees fixed-length,
+    /// bounds-check-free inner loops.
     #[inline(always)]
-    fn sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
-        lanes(n, 0.0, f, |a, b| a + b)
-    }
-
-    /// The largest of `f(0), ..., f(n - 1)` (-inf for none).
-    #[inline(always)]
-    fn max(n: usize, f: impl Fn(usize) -> f32) -> f32 {
-        lanes(n, f32::NEG_INFINITY, f, |a, b| if b > a { b } else { a })
-    }
-
-    #[inline(always)]
-    fn lanes(n: usize, init: f32, f: impl Fn(usize) -> f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+    fn reduce<A: Copy, B: Copy, C: Copy>(
+        (a, b, c): (&[A], &[B], &[C]),
+        init: f32,
+        f: impl Fn(A, B, C) -> f32,
+        op: impl Fn(f32, f32) -> f32,
+    ) -> f32 {
+        let (a, b, c) = (
+            a.chunks_exact(LANES),
+            b.chunks_exact(LANES),
+            c.chunks_exact(LANES),
+        );
+        let tail = a.remainder().iter().zip(b.remainder()).zip(c.remainder());
+        let tail = tail.fold(init, |s, ((&x, &y), &z)| op(s, f(x, y, z)));
         let mut acc = [init; LANES];
-        let full = n / LANES * LANES;
-        for base in (0..full).step_by(LANES) {
-            for (k, a) in acc.iter_mut().enumerate() {
-                *a = op(*a, f(base + k));
+        for ((a, b), c) in a.zip(b).zip(c) {
+            for (((acc, &x), &y), &z) in acc.iter_mut().zip(a).zip(b).zip(c) {
+                *acc = op(*acc, f(x, y, z));
             }
         }
-        let tail = (full..n).fold(init, |a, i| op(a, f(i)));
         acc.into_iter().fold(tail, op)
+    }
+
+    fn add(a: f32, b: f32) -> f32 {
+        a + b
+    }
+
+    fn max(a: f32, b: f32) -> f32 {
+        if b > a { b } else { a }
     }
 
     #[inline(always)]
     fn masked_softmax_row_body(x: &[f32], mask: &[u8], out: &mut [MaybeUninit<f32>]) {
+        softmax_row_with(x, mask, unmasked, out)
+    }
+
+    #[inline(always)]
+    fn softmax_row_body(x: &[f32], out: &mut [MaybeUninit<f32>]) {
+        softmax_row_with(x, x, |v, _| v, out)
+    }
+
+    /// The softmax of `value(x[i], mask[i])`.
+    #[inline(always)]
+    fn softmax_row_with<M: Copy>(
+        x: &[f32],
+        mask: &[M],
+        value: impl Fn(f32, M) -> f32,
+        out: &mut [MaybeUninit<f32>],
+    ) {
         let n = out.len();
         let (x, mask) = (&x[..n], &mask[..n]);
-        let at = |i: usize| unmasked(x[i], mask[i]);
-        let max = max(n, at);
-        let inv = 1.0 / sum(n, |i| exp(at(i) - max));
-        for (i, out) in out.iter_mut().enumerate() {
-            out.write(exp(at(i) - max) * inv);
+        let top = reduce(
+            (x, mask, mask),
+            f32::NEG_INFINITY,
+            |v, m, _| value(v, m),
+            max,
+        );
+        let shifted = |v, m| exp(value(v, m) - top);
+        let inv = 1.0 / reduce((x, mask, mask), 0.0, |v, m, _| shifted(v, m), add);
+        for ((out, &v), &m) in out.iter_mut().zip(x).zip(mask) {
+            out.write(shifted(v, m) * inv);
         }
     }
 
@@ -717,7 +775,7 @@ mod cpu {
     fn softmax_backward_row_body(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>]) {
         let n = out.len();
         let (p, g) = (&p[..n], &g[..n]);
-        let dot = sum(n, |i| p[i] * g[i]);
+        let dot = reduce((p, g, g), 0.0, |p, g, _| p * g, add);
         for i in 0..n {
             out[i].write(p[i] * (g[i] - dot));
         }
@@ -843,11 +901,11 @@ mod tests {
             .assert_approx_eq::<f32>(&du_ref.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
     }
 
-    /// flex's masked softmax (forward, and backward through autodiff) against burn's softmax of
-    /// the scores with the masked positions at -inf, with a mask shared by the heads (several
+    /// flex's softmax, and its masked softmax (forward, and backward through autodiff) against
+    /// burn's softmax of the scores with the masked positions at -inf, with a mask shared by the heads (several
     /// rows per parallel chunk) and with one per head.
     #[test]
-    fn flex_masked_softmax_equals_burns_softmax_forward_and_backward() {
+    fn flex_softmax_and_masked_softmax_equal_burns_softmax_forward_and_backward() {
         let device = Device::flex().autodiff();
         let [b, h, q, k] = [2, 3, 37, 41];
         let n = b * h * q * k;
@@ -866,6 +924,14 @@ mod tests {
                 Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, heads, q, k]), &device);
 
             let fused = masked_softmax(scores.clone(), mask.clone());
+            if heads == 1 {
+                let plain = row_softmax(scores.clone().without_autodiff());
+                let reference = burn::tensor::activation::softmax(scores.clone(), 3);
+                let tolerance = Tolerance::rel_abs(1e-5, 1e-7);
+                plain
+                    .to_data()
+                    .assert_approx_eq::<f32>(&reference.to_data(), tolerance);
+            }
             let reference = burn::tensor::activation::softmax(
                 scores.clone().mask_fill(mask.clone(), f32::NEG_INFINITY),
                 3,

@@ -8,12 +8,13 @@
 
 use std::ops::Range;
 
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::ObjectiveError;
 use crate::adapter::linear::project;
 use crate::model::Outputs;
+use crate::model::fused::row_softmax;
 
 /// The label value of a position that is not trained (PyTorch's `ignore_index`).
 pub const IGNORE_INDEX: i64 = -100;
@@ -328,7 +329,7 @@ fn logps_by_chunks(
             states.clone().narrow(0, start, chunk.min(n - start)),
             head.clone(),
         );
-        let probs = softmax(logits.clone(), 1);
+        let probs = row_softmax(logits.clone());
         // The largest probability is exp(max - logsumexp) >= 1/V: its log loses nothing.
         lse.push(logits.clone().max_dim(1) - probs.clone().max_dim(1).log()); // [c, 1]
         predicted.push(logits.argmax(1)); // [c, 1]
