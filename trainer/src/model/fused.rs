@@ -20,7 +20,7 @@ use burn::backend::flex::{Flex, FlexTensor, Layout};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::{BoolTensor, FloatTensor};
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
-use burn::tensor::{Bool, Bytes, DType, Tensor};
+use burn::tensor::{Bool, Bytes, DType, Slice, Tensor};
 
 /// `silu(gate) * up`, element-wise; `gate` and `up` have the same shape.
 pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
@@ -50,6 +50,29 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::masked_softmax(
         scores.into_dispatch(),
         mask.into_dispatch(),
+    ))
+}
+
+/// Rotary position embedding, Hugging Face's `rotate_half` convention:
+/// `x ⊙ cos + rotate_half(x) ⊙ sin`, `rotate_half(x) = cat(-x₂, x₁)` over the halves of the
+/// last dimension.
+///
+/// # Shapes
+/// - `x`: `[batch, seq, heads, head_dim]`
+/// - `cos`, `sin`: `[batch or 1, seq, 1, head_dim]`
+pub fn rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
+    let [b, t, _, d] = x.dims();
+    let [cb, ct, ch, cd] = cos.dims();
+    assert!(
+        (cb == b || cb == 1) && ct == t && ch == 1 && cd == d && sin.dims() == cos.dims(),
+        "rope: cos/sin {:?} do not fit x {:?}",
+        cos.dims(),
+        x.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as FusedOps>::rope(
+        x.into_dispatch(),
+        cos.clone().into_dispatch(),
+        sin.clone().into_dispatch(),
     ))
 }
 
@@ -98,6 +121,25 @@ pub trait FusedOps: Backend {
     /// See [`masked_softmax`].
     fn masked_softmax(scores: FloatTensor<Self>, mask: BoolTensor<Self>) -> FloatTensor<Self> {
         composed::masked_softmax::<Self>(scores, mask)
+    }
+
+    /// See [`rope`].
+    fn rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        composed::rope::<Self>(x, cos, sin)
+    }
+
+    /// The gradient of [`FusedOps::rope`] with respect to `x` (it is linear in `x`):
+    /// `grad ⊙ cos - rotate_half(grad ⊙ sin)`.
+    fn rope_backward(
+        grad: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        composed::rope_backward::<Self>(grad, cos, sin)
     }
 
     /// See [`row_softmax`].
@@ -191,6 +233,14 @@ impl FusedOps for Flex {
             }
         });
         from_vec(out, shape)
+    }
+
+    fn rope(x: FlexTensor, cos: FlexTensor, sin: FlexTensor) -> FlexTensor {
+        rope_flex(x, cos, sin, false)
+    }
+
+    fn rope_backward(grad: FlexTensor, cos: FlexTensor, sin: FlexTensor) -> FlexTensor {
+        rope_flex(grad, cos, sin, true)
     }
 
     fn row_softmax(x: FlexTensor) -> FlexTensor {
@@ -338,6 +388,42 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Rope;
+
+        impl<B: FusedOps> Backward<B, 1> for Rope {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (cos, sin) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::rope_backward(grad, cos, sin));
+                }
+            }
+        }
+
+        // The tables are functions of the positions, never trained.
+        let (cos, sin) = (cos.into_primitive(), sin.into_primitive());
+        match Rope.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::rope(x.into_primitive(), cos.clone(), sin.clone());
+                prep.finish((cos, sin), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::rope(x.into_primitive(), cos, sin)),
+        }
+    }
+
     fn rms_norm(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f64) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct RmsNorm;
@@ -383,6 +469,36 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             )),
         }
     }
+}
+
+/// flex's [`FusedOps::rope`] (`backward`: its gradient, given the output's in `x`).
+fn rope_flex(x: FlexTensor, cos: FlexTensor, sin: FlexTensor, backward: bool) -> FlexTensor {
+    let shape = x.shape();
+    let ([_, seq, heads, d], [tables, ..]) = (shape.dims::<4>(), cos.shape().dims::<4>());
+    let (Some(xs), Some(c), Some(s)) = (f32_view(&x), f32_view(&cos), f32_view(&sin)) else {
+        return match backward {
+            false => composed::rope::<Flex>(x, cos, sin),
+            true => composed::rope_backward::<Flex>(x, cos, sin),
+        };
+    };
+    let out = filled(xs.len(), rows_chunk(d), |out, start| {
+        for (i, out) in out.chunks_mut(d).enumerate() {
+            let row = start / d + i;
+            // The table row: this row's position (of its batch entry, when there are several).
+            let batch = if tables == 1 { 0 } else { row / (seq * heads) };
+            let table = (batch * seq + row / heads % seq) * d;
+            let (x, c, s) = (
+                &xs[row * d..(row + 1) * d],
+                &c[table..table + d],
+                &s[table..table + d],
+            );
+            match backward {
+                false => cpu::rope_row(x, c, s, out),
+                true => cpu::rope_backward_row(x, c, s, out),
+            }
+        }
+    });
+    from_vec(out, shape)
 }
 
 /// The tensor's elements as one `f32` slice, when it is `f32` and contiguous (as the
@@ -526,6 +642,38 @@ mod composed {
         B::float_mul(probs, B::float_sub(grad, spread))
     }
 
+    /// `cat(-x₂, x₁)` over the halves of the last dimension.
+    fn rotate_half<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+        let rank = x.shape().num_dims();
+        let half = x.shape()[rank - 1] / 2;
+        let narrow = |x, start: usize| {
+            let mut slices = vec![Slice::new(0, None, 1); rank];
+            slices[rank - 1] = Slice::new(start as isize, Some((start + half) as isize), 1);
+            B::float_slice(x, &slices)
+        };
+        let second = B::float_neg(narrow(x.clone(), half));
+        B::float_cat(vec![second, narrow(x, 0)], rank - 1)
+    }
+
+    pub fn rope<B: Backend>(
+        x: FloatTensor<B>,
+        cos: FloatTensor<B>,
+        sin: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let rotated = B::float_mul(rotate_half::<B>(x.clone()), sin);
+        B::float_add(B::float_mul(x, cos), rotated)
+    }
+
+    /// `rotate_half`'s transpose is `-rotate_half`.
+    pub fn rope_backward<B: Backend>(
+        grad: FloatTensor<B>,
+        cos: FloatTensor<B>,
+        sin: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let rotated = rotate_half::<B>(B::float_mul(grad.clone(), sin));
+        B::float_sub(B::float_mul(grad, cos), rotated)
+    }
+
     /// `1 / sqrt(mean(x²) + eps)` over the last dimension (kept, of size 1).
     fn inverse_rms<B: Backend>(x: FloatTensor<B>, eps: f64) -> FloatTensor<B> {
         let last = x.shape().num_dims() - 1;
@@ -646,6 +794,10 @@ mod cpu {
         pub fn masked_softmax_row(x: &[f32], mask: &[u8], out: &mut [MaybeUninit<f32>])
             => masked_softmax_row_body;
         pub fn softmax_row(x: &[f32], out: &mut [MaybeUninit<f32>]) => softmax_row_body;
+        pub fn rope_row(x: &[f32], c: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>])
+            => rope_row_body;
+        pub fn rope_backward_row(g: &[f32], c: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>])
+            => rope_backward_row_body;
         pub fn softmax_backward_row(p: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>])
             => softmax_backward_row_body;
         pub fn rms_norm_row(x: &[f32], w: &[f32], eps: f32, out: &mut [MaybeUninit<f32>])
@@ -657,6 +809,32 @@ mod cpu {
             eps: f32,
             out: &mut [MaybeUninit<f32>]
         ) => rms_norm_backward_row_body;
+    }
+
+    /// `y₁ = x₁ c₁ - x₂ s₁`, `y₂ = x₂ c₂ + x₁ s₂` over the halves of the row.
+    #[inline(always)]
+    fn rope_row_body(x: &[f32], c: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
+        let h = out.len() / 2;
+        let (out1, out2) = out.split_at_mut(h);
+        let (x1, x2) = (&x[..h], &x[h..2 * h]);
+        let (c1, c2, s1, s2) = (&c[..h], &c[h..2 * h], &s[..h], &s[h..2 * h]);
+        for i in 0..h {
+            out1[i].write(x1[i] * c1[i] - x2[i] * s1[i]);
+            out2[i].write(x2[i] * c2[i] + x1[i] * s2[i]);
+        }
+    }
+
+    /// The transpose: `dx₁ = g₁ c₁ + g₂ s₂`, `dx₂ = g₂ c₂ - g₁ s₁`.
+    #[inline(always)]
+    fn rope_backward_row_body(g: &[f32], c: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
+        let h = out.len() / 2;
+        let (out1, out2) = out.split_at_mut(h);
+        let (g1, g2) = (&g[..h], &g[h..2 * h]);
+        let (c1, c2, s1, s2) = (&c[..h], &c[h..2 * h], &s[..h], &s[h..2 * h]);
+        for i in 0..h {
+            out1[i].write(g1[i] * c1[i] + g2[i] * s2[i]);
+            out2[i].write(g2[i] * c2[i] - g1[i] * s1[i]);
+        }
     }
 
     /// `1 / sqrt(mean(x²) + eps)`.
@@ -992,5 +1170,43 @@ mod tests {
             .assert_approx_eq::<f32>(&dx_ref.to_data(), Tolerance::absolute(1e-5));
         dw.to_data()
             .assert_approx_eq::<f32>(&dw_ref.to_data(), Tolerance::rel_abs(1e-4, 1e-4));
+    }
+
+    /// flex's rotary embedding (forward, and backward through autodiff) against the
+    /// `x ⊙ cos + rotate_half(x) ⊙ sin` of burn's ops, with one table for the batch and one
+    /// per batch entry.
+    #[test]
+    fn flex_rope_equals_burns_composition_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let [b, t, h, d] = [2, 9, 5, 16];
+        let n = b * t * h * d;
+        let x = Tensor::<4>::from_data(TensorData::new(sample(n, 9), [b, t, h, d]), &device)
+            .require_grad();
+        let upstream =
+            Tensor::<4>::from_data(TensorData::new(sample(n, 10), [b, t, h, d]), &device);
+        for tables in [1, b] {
+            let table = |seed| {
+                let values = sample(tables * t * d, seed)
+                    .into_iter()
+                    .map(f32::sin)
+                    .collect();
+                Tensor::<4>::from_data(TensorData::new(values, [tables, t, 1, d]), &device)
+            };
+            let (cos, sin) = (table(11), table(12));
+            let fused = rope(x.clone(), &cos, &sin);
+            let halves = x.clone().split(d / 2, 3);
+            let rotated = Tensor::cat(vec![halves[1].clone().neg(), halves[0].clone()], 3);
+            let reference = x.clone() * cos.clone() + rotated * sin.clone();
+            let tolerance = Tolerance::rel_abs(1e-5, 1e-6);
+            fused
+                .to_data()
+                .assert_approx_eq::<f32>(&reference.to_data(), tolerance);
+
+            let grad_of =
+                |out: Tensor<4>| x.grad(&(out * upstream.clone()).sum().backward()).unwrap();
+            grad_of(fused)
+                .to_data()
+                .assert_approx_eq::<f32>(&grad_of(reference).to_data(), tolerance);
+        }
     }
 }

@@ -25,7 +25,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::ModelConfig;
-use super::fused::{masked_softmax, rms_norm, swiglu};
+use super::fused::{masked_softmax, rms_norm, rope, swiglu};
 use super::load::{LoadError, WeightSource};
 use crate::adapter::Linear;
 use crate::adapter::linear::{frozen, project};
@@ -80,26 +80,14 @@ impl RotaryEmbedding {
     ///
     /// # Shapes
     /// - `positions`: `[batch or 1, seq]`
-    /// - output: two `[batch or 1, 1, seq, head_dim]`
+    /// - output: two `[batch or 1, seq, 1, head_dim]`
     pub fn cos_sin(&self, positions: Tensor<2, Int>) -> (Tensor<4>, Tensor<4>) {
         let half = self.inv_freq.dims()[0];
         let freqs = positions.float().unsqueeze_dim::<3>(2) // [b, seq, 1]
             * self.inv_freq.clone().reshape([1, 1, half]); // [b, seq, half]
-        let emb = Tensor::cat(vec![freqs.clone(), freqs], 2).unsqueeze_dim::<4>(1); // [b, 1, seq, head_dim]
+        let emb = Tensor::cat(vec![freqs.clone(), freqs], 2).unsqueeze_dim::<4>(2); // [b, seq, 1, head_dim]
         (emb.clone().cos(), emb.sin())
     }
-}
-
-/// `cat(-x2, x1)` over the last axis, where `x1`, `x2` are its halves.
-fn rotate_half(x: Tensor<4>) -> Tensor<4> {
-    let d = x.dims()[3];
-    let x1 = x.clone().narrow(3, 0, d / 2);
-    let x2 = x.narrow(3, d / 2, d / 2);
-    Tensor::cat(vec![x2.neg(), x1], 3)
-}
-
-fn apply_rotary(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
-    x.clone() * cos.clone() + rotate_half(x) * sin.clone()
 }
 
 /// Multi-head attention with grouped key/value heads.
@@ -144,15 +132,15 @@ impl Attention {
         })
     }
 
-    /// `[batch, seq, heads * head_dim]` → `[batch, heads, seq, head_dim]`.
+    /// `[batch, seq, heads * head_dim]` → `[batch, seq, heads, head_dim]`.
     fn split_heads(&self, x: Tensor<3>, heads: usize) -> Tensor<4> {
         let [b, t, _] = x.dims();
-        x.reshape([b, t, heads, self.head_dim]).swap_dims(1, 2)
+        x.reshape([b, t, heads, self.head_dim])
     }
 
     /// # Shapes
     /// - `x`: `[batch, seq, hidden]`
-    /// - `cos`, `sin`: `[batch or 1, 1, seq, head_dim]`
+    /// - `cos`, `sin`: `[batch or 1, seq, 1, head_dim]`
     /// - `mask`: `[batch, 1, groups * seq, past + seq]`, true where attention is forbidden
     /// - output: `[batch, seq, hidden]`
     fn forward(
@@ -165,11 +153,14 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let groups = self.num_heads / self.num_kv_heads;
-        let q = self.split_heads(self.q_proj.forward(x.clone()), self.num_heads); // [b, heads, t, d]
-        let k = self.split_heads(self.k_proj.forward(x.clone()), self.num_kv_heads); // [b, kv, t, d]
-        let v = self.split_heads(self.v_proj.forward(x), self.num_kv_heads); // [b, kv, t, d]
-        let q = apply_rotary(q, cos, sin);
-        let k = apply_rotary(k, cos, sin);
+        // Rotated while each row is contiguous, then [b, heads, t, d].
+        let q = self.split_heads(self.q_proj.forward(x.clone()), self.num_heads);
+        let q = rope(q, cos, sin).swap_dims(1, 2); // [b, heads, t, d]
+        let k = self.split_heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
+        let k = rope(k, cos, sin).swap_dims(1, 2); // [b, kv, t, d]
+        let v = self
+            .split_heads(self.v_proj.forward(x), self.num_kv_heads)
+            .swap_dims(1, 2); // [b, kv, t, d]
         let (k, v) = match cache {
             Some(c) => c.append(k, v),
             None => (k, v),
