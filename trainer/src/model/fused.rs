@@ -1032,6 +1032,12 @@ mod tests {
             .collect()
     }
 
+    /// A tensor of `shape` with [`sample`]'s values on the CPU with autodiff.
+    fn sampled<const D: usize>(shape: [usize; D], seed: u32) -> Tensor<D> {
+        let values = sample(shape.iter().product(), seed);
+        Tensor::from_data(TensorData::new(values, shape), &Device::flex().autodiff())
+    }
+
     #[test]
     fn exp_is_within_two_ulp_of_std_and_flushes_or_clamps_outside_its_range() {
         let mut x = -87.0f32;
@@ -1053,13 +1059,8 @@ mod tests {
     /// composed from burn's ops, on a tensor of several parallel chunks.
     #[test]
     fn flex_kernels_equal_the_composed_ops_forward_and_backward() {
-        let device = Device::flex().autodiff();
         let shape = [3, 7, CHUNK / 8 + 5];
-        let n = shape.iter().product();
-        let tensor = |seed| {
-            Tensor::<3>::from_data(TensorData::new(sample(n, seed), shape), &device).require_grad()
-        };
-        let (gate, up, weight) = (tensor(1), tensor(2), tensor(3));
+        let [gate, up, weight] = [1, 2, 3].map(|seed| sampled(shape, seed).require_grad());
 
         let fused = swiglu(gate.clone(), up.clone());
         let reference = burn::tensor::activation::silu(gate.clone()) * up.clone();
@@ -1080,16 +1081,14 @@ mod tests {
     }
 
     /// flex's softmax, and its masked softmax (forward, and backward through autodiff) against
-    /// burn's softmax of the scores with the masked positions at -inf, with a mask shared by the heads (several
-    /// rows per parallel chunk) and with one per head.
+    /// burn's softmax of the scores with the masked positions at -inf, with a mask shared by
+    /// the heads (several rows per parallel chunk) and with one per head.
     #[test]
     fn flex_softmax_and_masked_softmax_equal_burns_softmax_forward_and_backward() {
         let device = Device::flex().autodiff();
         let [b, h, q, k] = [2, 3, 37, 41];
-        let n = b * h * q * k;
-        let scores = Tensor::<4>::from_data(TensorData::new(sample(n, 4), [b, h, q, k]), &device)
-            .require_grad();
-        let weight = Tensor::<4>::from_data(TensorData::new(sample(n, 5), [b, h, q, k]), &device);
+        let scores = sampled([b, h, q, k], 4).require_grad();
+        let weight = sampled([b, h, q, k], 5);
         for heads in [1, h] {
             // Causal, plus some keys of the first batch entry; never the diagonal.
             let mask: Vec<bool> = (0..b * heads * q * k)
@@ -1142,14 +1141,10 @@ mod tests {
     /// against the composition of burn's ops the model used before.
     #[test]
     fn flex_rms_norm_equals_burns_composition_forward_and_backward() {
-        let device = Device::flex().autodiff();
         let [b, t, h] = [3, 5, CHUNK / 16 + 3];
-        let x = Tensor::<3>::from_data(TensorData::new(sample(b * t * h, 6), [b, t, h]), &device)
-            .require_grad();
-        let weight =
-            Tensor::<1>::from_data(TensorData::new(sample(h, 7), [h]), &device).require_grad();
-        let upstream =
-            Tensor::<3>::from_data(TensorData::new(sample(b * t * h, 8), [b, t, h]), &device);
+        let x = sampled([b, t, h], 6).require_grad();
+        let weight = sampled([h], 7).require_grad();
+        let upstream = sampled([b, t, h], 8);
         let eps = 1e-5;
 
         let fused = rms_norm(x.clone(), weight.clone(), eps);
@@ -1179,11 +1174,8 @@ mod tests {
     fn flex_rope_equals_burns_composition_forward_and_backward() {
         let device = Device::flex().autodiff();
         let [b, t, h, d] = [2, 9, 5, 16];
-        let n = b * t * h * d;
-        let x = Tensor::<4>::from_data(TensorData::new(sample(n, 9), [b, t, h, d]), &device)
-            .require_grad();
-        let upstream =
-            Tensor::<4>::from_data(TensorData::new(sample(n, 10), [b, t, h, d]), &device);
+        let x = sampled([b, t, h, d], 9).require_grad();
+        let upstream = sampled([b, t, h, d], 10);
         for tables in [1, b] {
             let table = |seed| {
                 let values = sample(tables * t * d, seed)
