@@ -1,13 +1,15 @@
-//! Operations the model runs as one pass where burn would run several.
+//! Operations the model runs as one pass where burn would run several: SwiGLU ([`swiglu`]),
+//! RMSNorm ([`rms_norm`]), the rotary embedding ([`rope`]), attention's masked softmax
+//! ([`masked_softmax`]) and a plain row softmax ([`row_softmax`]).
 //!
-//! [`swiglu`] is the MLP's `silu(gate) * up`. Composed from burn's ops it is a sigmoid, two
-//! products and, under autodiff, six more element-wise ops in the backward pass, each a
-//! separate pass over a `[batch, seq, intermediate]` tensor, and flex (the CPU backend) runs
-//! its element-wise ops on one thread with a scalar `exp`. Through burn's backend extensions
+//! Composed from burn's ops each is a chain of element-wise ops, and under autodiff as many
+//! again in the backward pass, each a separate pass over an activation; flex (the CPU backend)
+//! runs those on one thread, its `exp` scalar. Through burn's backend extensions
 //! ([`FusedOps`]) flex runs one kernel forward and one backward instead, parallel over chunks
 //! natively (one thread in the browser) with an `exp` the compiler vectorises; the GPU
 //! backends compose burn's ops (their fusion turns those into kernels already). Under
-//! autodiff the op is one node whose backward pass is the fused kernel too.
+//! autodiff each op is one node whose backward pass is the fused kernel too. The tests check
+//! every kernel against the composition of burn's ops it replaces.
 
 use std::mem::MaybeUninit;
 
