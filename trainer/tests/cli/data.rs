@@ -1,6 +1,6 @@
 //! `ajuste data ...`
 
-use crate::util::{CliTest, fixture, fx, read_json, read_jsonl};
+use crate::util::{CliTest, Run, fixture, fx, read_json, read_jsonl};
 
 const CHATS: &str = "tests/fixtures/cli/chats.jsonl";
 const MIXED: &str = "tests/fixtures/cli/mixed.jsonl";
@@ -210,20 +210,7 @@ fn dedup_with_eval_reports_leaks_naming_the_first_train_twin() {
         .map(str::to_string)
         .collect();
     t.write("eval.jsonl", format!("{}\n{}\n", lines[10], lines[12]));
-    let run = t
-        .run([
-            "data",
-            "dedup",
-            &fx(CHATS),
-            "-o",
-            "dedup.jsonl",
-            "--near",
-            "--eval",
-            "eval.jsonl",
-            "--report",
-            "report.json",
-        ])
-        .expect(0);
+    let run = near_dedup_of_chats(&t, &["--eval", "eval.jsonl"]);
     let report: serde_json::Value = read_json(&t.path("report.json"));
     let leaks: Vec<(u64, u64)> = report["leaks"]
         .as_array()
@@ -241,20 +228,27 @@ fn dedup_with_eval_reports_leaks_naming_the_first_train_twin() {
     );
 }
 
-#[test]
-fn dedup_removes_exact_and_near_duplicates_and_reports_clusters() {
-    let t = CliTest::new();
-    t.run([
+/// `ajuste data dedup --near` of the chats fixture into dedup.jsonl, its report in report.json,
+/// with `extra` arguments; it must succeed.
+fn near_dedup_of_chats(t: &CliTest, extra: &[&str]) -> Run {
+    let chats = fx(CHATS);
+    let args = [
         "data",
         "dedup",
-        &fx(CHATS),
+        &chats,
         "-o",
         "dedup.jsonl",
         "--near",
         "--report",
         "report.json",
-    ])
-    .expect(0);
+    ];
+    t.run(args.iter().chain(extra)).expect(0)
+}
+
+#[test]
+fn dedup_removes_exact_and_near_duplicates_and_reports_clusters() {
+    let t = CliTest::new();
+    near_dedup_of_chats(&t, &[]);
     let report: serde_json::Value = read_json(&t.path("report.json"));
     assert_eq!(report["records"], 13);
     assert_eq!(report["kept"], 11);
