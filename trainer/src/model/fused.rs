@@ -228,11 +228,8 @@ impl FusedOps for Flex {
             };
             &m[r * keys..(r + 1) * keys]
         };
-        let out = filled(x.len(), rows_chunk(keys), |out, start| {
-            for (i, out) in out.chunks_mut(keys).enumerate() {
-                let row = start / keys + i;
-                cpu::masked_softmax_row(&x[row * keys..(row + 1) * keys], mask_row(row), out);
-            }
+        let out = filled_rows(x.len(), keys, |row, out| {
+            cpu::masked_softmax_row(&x[row * keys..(row + 1) * keys], mask_row(row), out)
         });
         from_vec(out, shape)
     }
@@ -251,11 +248,8 @@ impl FusedOps for Flex {
         let Some(xs) = f32_view(&x) else {
             return Self::softmax(x, shape.num_dims() - 1);
         };
-        let out = filled(xs.len(), rows_chunk(keys), |out, start| {
-            for (i, out) in out.chunks_mut(keys).enumerate() {
-                let at = start + i * keys;
-                cpu::softmax_row(&xs[at..at + keys], out);
-            }
+        let out = filled_rows(xs.len(), keys, |row, out| {
+            cpu::softmax_row(&xs[row * keys..(row + 1) * keys], out)
         });
         from_vec(out, shape)
     }
@@ -266,11 +260,9 @@ impl FusedOps for Flex {
         let (Some(p), Some(g)) = (f32_view(&probs), f32_view(&grad)) else {
             return composed::softmax_backward::<Self>(probs, grad);
         };
-        let out = filled(p.len(), rows_chunk(keys), |out, start| {
-            for (i, out) in out.chunks_mut(keys).enumerate() {
-                let at = start + i * keys;
-                cpu::softmax_backward_row(&p[at..at + keys], &g[at..at + keys], out);
-            }
+        let out = filled_rows(p.len(), keys, |row, out| {
+            let at = row * keys..(row + 1) * keys;
+            cpu::softmax_backward_row(&p[at.clone()], &g[at], out)
         });
         from_vec(out, shape)
     }
@@ -280,11 +272,8 @@ impl FusedOps for Flex {
             return composed::rms_norm::<Self>(x, weight, eps);
         };
         let (shape, h) = (x.shape(), w.len());
-        let out = filled(xs.len(), rows_chunk(h), |out, start| {
-            for (i, out) in out.chunks_mut(h).enumerate() {
-                let at = start + i * h;
-                cpu::rms_norm_row(&xs[at..at + h], w, eps as f32, out);
-            }
+        let out = filled_rows(xs.len(), h, |row, out| {
+            cpu::rms_norm_row(&xs[row * h..(row + 1) * h], w, eps as f32, out)
         });
         from_vec(out, shape)
     }
@@ -300,11 +289,9 @@ impl FusedOps for Flex {
             return composed::rms_norm_backward::<Self>(x, weight, grad, eps);
         };
         let (shape, h) = (x.shape(), w.len());
-        let out = filled(xs.len(), rows_chunk(h), |out, start| {
-            for (i, out) in out.chunks_mut(h).enumerate() {
-                let at = start + i * h;
-                cpu::rms_norm_backward_row(&xs[at..at + h], w, &g[at..at + h], eps as f32, out);
-            }
+        let out = filled_rows(xs.len(), h, |row, out| {
+            let at = row * h..(row + 1) * h;
+            cpu::rms_norm_backward_row(&xs[at.clone()], w, &g[at], eps as f32, out)
         });
         from_vec(out, shape)
     }
@@ -483,21 +470,18 @@ fn rope_flex(x: FlexTensor, cos: FlexTensor, sin: FlexTensor, backward: bool) ->
             true => composed::rope_backward::<Flex>(x, cos, sin),
         };
     };
-    let out = filled(xs.len(), rows_chunk(d), |out, start| {
-        for (i, out) in out.chunks_mut(d).enumerate() {
-            let row = start / d + i;
-            // The table row: this row's position (of its batch entry, when there are several).
-            let batch = if tables == 1 { 0 } else { row / (seq * heads) };
-            let table = (batch * seq + row / heads % seq) * d;
-            let (x, c, s) = (
-                &xs[row * d..(row + 1) * d],
-                &c[table..table + d],
-                &s[table..table + d],
-            );
-            match backward {
-                false => cpu::rope_row(x, c, s, out),
-                true => cpu::rope_backward_row(x, c, s, out),
-            }
+    let out = filled_rows(xs.len(), d, |row, out| {
+        // The table row: this row's position (of its batch entry, when there are several).
+        let batch = if tables == 1 { 0 } else { row / (seq * heads) };
+        let table = (batch * seq + row / heads % seq) * d;
+        let (x, c, s) = (
+            &xs[row * d..(row + 1) * d],
+            &c[table..table + d],
+            &s[table..table + d],
+        );
+        match backward {
+            false => cpu::rope_row(x, c, s, out),
+            true => cpu::rope_backward_row(x, c, s, out),
         }
     });
     from_vec(out, shape)
@@ -529,9 +513,19 @@ fn from_vec(data: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
 /// halves of a 1024 x 1536 MLP activation find a thread.
 const CHUNK: usize = 1 << 15;
 
-/// Whole rows of `row_len` elements, about [`CHUNK`] elements in all.
-fn rows_chunk(row_len: usize) -> usize {
-    row_len * (CHUNK / row_len).max(1)
+/// A vector of `n` elements in rows of `row_len` that `fill(row, its elements)` writes
+/// completely; each parallel task takes whole rows, about [`CHUNK`] elements.
+fn filled_rows(
+    n: usize,
+    row_len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let rows_per_task = (CHUNK / row_len).max(1);
+    filled(n, row_len * rows_per_task, |out, start| {
+        for (i, out) in out.chunks_mut(row_len).enumerate() {
+            fill(start / row_len + i, out)
+        }
+    })
 }
 
 /// A vector of `n` elements that `fill(chunk, offset)` writes completely, `chunk_len`
