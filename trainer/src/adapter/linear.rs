@@ -24,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::LoraConfig;
 use super::nf4::Nf4Weight;
+use crate::model::fused;
 
 /// The frozen weight of a [`Linear`], `[out, in]`.
 // The NF4 variant holds five tensor handles; there is one of these per layer, and burn's
@@ -174,7 +175,7 @@ impl LoraAdapter {
 }
 
 /// `x · weightᵀ` for `x` `[.., in]` and `weight` `[out, in]`: one `[rows, in] · [in, out]`
-/// matmul over every leading dimension of `x`, the transpose a view.
+/// product ([`fused::matmul`]) over every leading dimension of `x`, the transpose a view.
 ///
 /// Not burn's `module::linear`: it broadcasts the weight to `x`'s rank first, and flex turns
 /// that reshape of a transposed view into a copy of the whole matrix on every call (the tied
@@ -184,9 +185,7 @@ pub fn project<const D: usize>(x: Tensor<D>, weight: Tensor<2>) -> Tensor<D> {
     let inputs = dims[D - 1];
     let rows = dims[..D - 1].iter().product::<usize>();
     dims[D - 1] = weight.dims()[0];
-    x.reshape([rows, inputs])
-        .matmul(weight.transpose())
-        .reshape(dims)
+    fused::matmul(x.reshape([rows, inputs]), weight.transpose()).reshape(dims)
 }
 
 /// Euclidean norm of each row of `[out, in]`, `[out]`.

@@ -1,6 +1,7 @@
 //! Operations the model runs as one pass where burn would run several: SwiGLU ([`swiglu`]),
 //! RMSNorm ([`rms_norm`]), the rotary embedding ([`rope`]), attention's masked softmax
-//! ([`masked_softmax`]) and a plain row softmax ([`row_softmax`]).
+//! ([`masked_softmax`]) and a plain row softmax ([`row_softmax`]); and the projections' matrix
+//! product ([`matmul`]), which on flex writes its output once instead of three times.
 //!
 //! Composed from burn's ops each is a chain of element-wise ops, and under autodiff as many
 //! again in the backward pass, each a separate pass over an activation; flex (the CPU backend)
@@ -13,13 +14,13 @@
 
 use std::mem::MaybeUninit;
 
-use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::{Flex, FlexTensor, Layout};
-use burn::backend::ops::ActivationOps;
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::{BoolTensor, FloatTensor};
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::tensor::{Bool, Bytes, DType, Slice, Tensor};
@@ -83,6 +84,17 @@ pub fn row_softmax<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::row_softmax(x.into_dispatch()))
 }
 
+/// `a · b` of an `[m, k]` and a `[k, n]` matrix. Transposed views (`w.transpose()`) cost
+/// nothing: flex reads them through their strides.
+pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let ([m, k], [k2, n]) = (a.dims(), b.dims());
+    assert_eq!(k, k2, "matmul: [{m}, {k}] by [{k2}, {n}]");
+    Tensor::from_dispatch(<Dispatch as FusedOps>::matmul(
+        a.into_dispatch(),
+        b.into_dispatch(),
+    ))
+}
+
 /// Root-mean-square norm over the last dimension with a learned scale:
 /// `weight * x / sqrt(mean(x²) + eps)`, `weight` of the last dimension's size.
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: Tensor<1>, eps: f64) -> Tensor<D> {
@@ -105,6 +117,11 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: Tensor<1>, eps: f64) -> Te
     Autodiff
 )]
 pub trait FusedOps: Backend {
+    /// See [`matmul`].
+    fn matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(a, b)
+    }
+
     /// `silu(gate) * up`.
     fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::swiglu::<Self>(gate, up)
@@ -176,6 +193,16 @@ pub trait FusedOps: Backend {
 impl FusedOps for burn::backend::Cube {}
 
 impl FusedOps for Flex {
+    fn matmul(a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        match (gemm_cpu::Operand::of(&a), gemm_cpu::Operand::of(&b)) {
+            (Some(lhs), Some(rhs)) => {
+                let shape = burn::tensor::Shape::from(vec![lhs.rows, rhs.cols]);
+                from_vec(gemm_cpu::product(&lhs, &rhs), shape)
+            }
+            _ => Self::float_matmul(a, b),
+        }
+    }
+
     fn swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
         let (Some(g), Some(u)) = (f32_view(&gate), f32_view(&up)) else {
             return composed::swiglu::<Self>(gate, up);
@@ -298,6 +325,55 @@ impl FusedOps for Flex {
 }
 
 impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Matmul;
+
+        impl<B: FusedOps> Backward<B, 2> for Matmul {
+            type State = (Option<NodeId>, Option<NodeId>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (a, b) = ops.state;
+                let a = a.map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id));
+                let b = b.map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id));
+                let grad = grads.consume::<B>(&ops.node);
+                let [a_node, b_node] = ops.parents;
+                // d(a·b) = grad·bᵀ for a, aᵀ·grad for b; the transposes are views.
+                if let (Some(node), Some(b)) = (a_node, b) {
+                    let d_a = B::matmul(grad.clone(), B::float_transpose(b));
+                    grads.register::<B>(node.id, d_a);
+                }
+                if let (Some(node), Some(a)) = (b_node, a) {
+                    grads.register::<B>(node.id, B::matmul(B::float_transpose(a), grad));
+                }
+            }
+        }
+
+        // Each side keeps only what the other's gradient needs: a frozen weight's input is
+        // not kept for it (burn's own matmul does the same).
+        let (a_tracked, b_tracked) = (a.is_tracked(), b.is_tracked());
+        match Matmul
+            .prepare::<C>([a.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let a_state = b_tracked.then(|| prep.checkpoint(&a));
+                let b_state = a_tracked.then(|| prep.checkpoint(&b));
+                let out = B::matmul(a.into_primitive(), b.into_primitive());
+                prep.finish((a_state, b_state), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::matmul(a.into_primitive(), b.into_primitive()))
+            }
+        }
+    }
+
     fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct SwiGlu;
@@ -605,6 +681,195 @@ fn chunk_pairs(
 ) {
     for (i, (a, b)) in a.chunks_mut(CHUNK).zip(b.chunks_mut(CHUNK)).enumerate() {
         f(a, b, i * CHUNK)
+    }
+}
+
+/// flex's matrix products, written straight into an uninitialised vector (flex zero-fills its
+/// output and copies it once more into an aligned buffer: a tenth of a training step) and
+/// split across the pool in column or row blocks, one per thread (gemm's own split scales less
+/// well on two cores).
+mod gemm_cpu {
+    use std::mem::MaybeUninit;
+
+    use burn::backend::flex::FlexTensor;
+    use burn::tensor::DType;
+
+    /// A strided `f32` matrix of a flex tensor.
+    pub struct Operand<'a> {
+        data: &'a [f32],
+        offset: usize,
+        pub rows: usize,
+        pub cols: usize,
+        row_stride: isize,
+        col_stride: isize,
+    }
+
+    impl<'a> Operand<'a> {
+        /// The matrix of a 2-D `f32` tensor with non-negative strides (any other goes to
+        /// flex's own matmul).
+        pub fn of(t: &'a FlexTensor) -> Option<Self> {
+            let layout = t.layout();
+            let (&[rows, cols], &[row_stride, col_stride]) =
+                (layout.shape().as_slice(), layout.strides())
+            else {
+                return None;
+            };
+            (t.dtype() == DType::F32 && row_stride >= 0 && col_stride >= 0).then(|| Operand {
+                data: t.storage::<f32>(),
+                offset: layout.start_offset(),
+                rows,
+                cols,
+                row_stride,
+                col_stride,
+            })
+        }
+
+        /// The sub-matrix of rows `r0..r1` and columns `c0..c1` (bounds checked here, so the
+        /// pointer arithmetic below stays inside `data`).
+        fn block(&self, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> Operand<'a> {
+            assert!(r0 <= r1 && r1 <= self.rows && c0 <= c1 && c1 <= self.cols);
+            Operand {
+                data: self.data,
+                offset: self.offset + r0 * self.row_stride as usize + c0 * self.col_stride as usize,
+                rows: r1 - r0,
+                cols: c1 - c0,
+                row_stride: self.row_stride,
+                col_stride: self.col_stride,
+            }
+        }
+
+        /// Whether every element the strides reach lies inside `data`.
+        fn in_bounds(&self) -> bool {
+            if self.rows == 0 || self.cols == 0 {
+                return self.offset <= self.data.len();
+            }
+            let last = self.offset
+                + (self.rows - 1) * self.row_stride as usize
+                + (self.cols - 1) * self.col_stride as usize;
+            last < self.data.len()
+        }
+    }
+
+    /// Products below this many multiply-adds run on one thread (~128³: scheduling would
+    /// cost more than it saves).
+    const PARALLEL_WORK: usize = 1 << 21;
+
+    /// `lhs · rhs`, row-major `[lhs.rows, rhs.cols]`.
+    pub fn product(lhs: &Operand, rhs: &Operand) -> Vec<f32> {
+        let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+        assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
+        assert!(
+            lhs.in_bounds() && rhs.in_bounds(),
+            "matmul: strides outside the tensor"
+        );
+        let mut out = Vec::with_capacity(m * n);
+        let dst = &mut out.spare_capacity_mut()[..m * n];
+        if k == 0 {
+            // gemm writes nothing for an empty inner dimension; the product is zeros.
+            dst.fill(MaybeUninit::new(0.0));
+        } else {
+            let out_ptr = Dst(dst.as_mut_ptr().cast::<f32>());
+            let threads = threads();
+            if threads == 1 || m * n * k < PARALLEL_WORK {
+                // SAFETY: `dst` holds m x n elements, the operands were bounds-checked.
+                unsafe { gemm_into(out_ptr, n, lhs, rhs) };
+            } else if n >= m {
+                let blocks = split(n, threads, 16);
+                for_each_block(&blocks, |(c0, c1)| {
+                    // SAFETY: column blocks of `dst` are disjoint; they start at column c0.
+                    let block_out = unsafe { out_ptr.add(c0) };
+                    let rhs = rhs.block((0, k), (c0, c1));
+                    unsafe { gemm_into(block_out, n, lhs, &rhs) }
+                });
+            } else {
+                let blocks = split(m, threads, 64);
+                for_each_block(&blocks, |(r0, r1)| {
+                    // SAFETY: row blocks of `dst` are disjoint; they start at row r0.
+                    let block_out = unsafe { out_ptr.add(r0 * n) };
+                    let lhs = lhs.block((r0, r1), (0, k));
+                    unsafe { gemm_into(block_out, n, &lhs, rhs) }
+                });
+            }
+        }
+        // SAFETY: gemm (or the fill) wrote all m x n elements.
+        unsafe { out.set_len(m * n) };
+        out
+    }
+
+    /// A pointer into the output that the blocks, each writing its own part, share.
+    #[derive(Clone, Copy)]
+    struct Dst(*mut f32);
+    // SAFETY: the blocks write disjoint parts of the output.
+    unsafe impl Send for Dst {}
+    unsafe impl Sync for Dst {}
+
+    impl Dst {
+        /// # Safety
+        /// `offset` must stay inside the output.
+        unsafe fn add(self, offset: usize) -> Dst {
+            Dst(unsafe { self.0.add(offset) })
+        }
+    }
+
+    /// `dst[lhs.rows, rhs.cols]` (row stride `ld`) = `lhs · rhs` on this thread.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of that block; the operands must be in bounds.
+    unsafe fn gemm_into(dst: Dst, ld: usize, lhs: &Operand, rhs: &Operand) {
+        unsafe {
+            gemm::gemm(
+                lhs.rows,
+                rhs.cols,
+                lhs.cols,
+                dst.0,
+                1,
+                ld as isize,
+                // read_dst false: alpha is ignored and dst only written.
+                false,
+                lhs.data.as_ptr().add(lhs.offset),
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.data.as_ptr().add(rhs.offset),
+                rhs.col_stride,
+                rhs.row_stride,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    }
+
+    /// `0..len` cut into up to `parts` ranges whose starts are multiples of `align`.
+    fn split(len: usize, parts: usize, align: usize) -> Vec<(usize, usize)> {
+        let step = len.div_ceil(parts).div_ceil(align) * align;
+        (0..len)
+            .step_by(step.max(1))
+            .map(|start| (start, (start + step).min(len)))
+            .collect()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn threads() -> usize {
+        rayon::current_num_threads()
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn threads() -> usize {
+        1
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn for_each_block(blocks: &[(usize, usize)], f: impl Fn((usize, usize)) + Sync) {
+        use rayon::prelude::*;
+        blocks.par_iter().for_each(|&b| f(b));
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn for_each_block(blocks: &[(usize, usize)], f: impl Fn((usize, usize)) + Sync) {
+        blocks.iter().for_each(|&b| f(b));
     }
 }
 
@@ -1049,6 +1314,56 @@ mod tests {
         assert_eq!(cpu::exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(cpu::exp(1000.0), cpu::exp(88.0));
         assert!(cpu::sigmoid(-1000.0) >= 0.0 && cpu::sigmoid(1000.0) == 1.0);
+    }
+
+    /// flex's matrix product (forward, and both gradients through autodiff) against burn's
+    /// matmul: on one thread, split in column blocks (wide) and in row blocks (tall), with
+    /// operands that are transposed views, and with an empty inner dimension.
+    #[test]
+    fn flex_matmul_equals_burns_forward_and_backward() {
+        // Three threads: uneven blocks, whatever the machine has.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let scaled = |shape: [usize; 2], seed| sampled(shape, seed) * 0.1;
+        // (m, k, n, a given as a transposed view, b given as a transposed view)
+        let cases = [
+            (5, 7, 3, false, false),
+            (130, 150, 301, false, true),
+            (300, 150, 130, true, false),
+            (3, 0, 4, false, false),
+        ];
+        for (m, k, n, a_t, b_t) in cases {
+            let a = match a_t {
+                true => scaled([k, m], 1).transpose(),
+                false => scaled([m, k], 1),
+            }
+            .require_grad();
+            let b = match b_t {
+                true => scaled([n, k], 2).transpose(),
+                false => scaled([k, n], 2),
+            }
+            .require_grad();
+            let weight = scaled([m, n], 3);
+            let run = |fused: bool| {
+                let out = match fused {
+                    true => pool.install(|| matmul(a.clone(), b.clone())),
+                    false => a.clone().matmul(b.clone()),
+                };
+                let grads = pool.install(|| (out.clone() * weight.clone()).sum().backward());
+                let [da, db] = [&a, &b].map(|t| t.grad(&grads).map(|g| g.to_data()));
+                (out.to_data(), da, db)
+            };
+            let (ours, theirs) = (run(true), run(false));
+            let tolerance = Tolerance::rel_abs(1e-5, 1e-5);
+            let case = format!("[{m}, {k}] x [{k}, {n}]");
+            ours.0.assert_approx_eq::<f32>(&theirs.0, tolerance);
+            for (ours, theirs) in [(ours.1, theirs.1), (ours.2, theirs.2)] {
+                let (ours, theirs) = (ours.expect(&case), theirs.expect(&case));
+                ours.assert_approx_eq::<f32>(&theirs, tolerance);
+            }
+        }
     }
 
     /// flex's kernels (forward, and backward through autodiff) against the same computation
