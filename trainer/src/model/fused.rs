@@ -538,6 +538,12 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
 
 /// flex's [`FusedOps::rope`] (`backward`: its gradient, given the output's in `x`).
 fn rope_flex(x: FlexTensor, cos: FlexTensor, sin: FlexTensor, backward: bool) -> FlexTensor {
+    // The gradient comes back from attention's [b, heads, t, d] layout as a strided view: one
+    // copy into rows (flex's tiled copy) costs less than the composed ops on the view.
+    let x = match x.dtype() {
+        DType::F32 => x.to_contiguous(),
+        _ => x,
+    };
     let shape = x.shape();
     let ([_, seq, heads, d], [tables, ..]) = (shape.dims::<4>(), cos.shape().dims::<4>());
     let (Some(xs), Some(c), Some(s)) = (f32_view(&x), f32_view(&cos), f32_view(&sin)) else {
