@@ -734,6 +734,10 @@ pub struct BenchTrainArgs {
     /// Only the tiny model (skip the SmolLM2-135M shape).
     #[arg(long)]
     pub tiny_only: bool,
+    /// Where ajuste trains: cpu, wgpu or cuda. Off the CPU, PyTorch runs on CUDA when it has
+    /// it (else on the CPU) and the replica rows are left out.
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceKind,
 }
 
 #[cfg(test)]

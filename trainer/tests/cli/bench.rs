@@ -37,3 +37,13 @@ fn bench_train_times_the_tiny_model_alone_and_on_two_cpu_replicas() {
     );
     assert!(!run.stdout.contains("SmolLM2"), "--tiny-only");
 }
+
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn bench_train_on_a_backend_this_build_lacks_names_its_feature() {
+    let t = CliTest::new();
+    let run = t
+        .run(["bench", "train", "--tiny-only", "--device", "wgpu"])
+        .expect(2);
+    assert!(run.stderr.contains("--features wgpu"), "{}", run.stderr);
+}

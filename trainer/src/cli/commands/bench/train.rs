@@ -8,7 +8,8 @@
 //! A step is what the trainer does: forward, masked cross-entropy over every token, backward,
 //! global-norm clipping, AdamW. Peak memory is the process's resident high-water mark (Linux
 //! `VmHWM`, reset before each model), so it includes the binary and, for PyTorch, the Python
-//! interpreter and its libraries.
+//! interpreter and its libraries; on a GPU (`--device wgpu|cuda`) ajuste's column stays the
+//! host's and PyTorch's is its CUDA allocator's peak.
 
 use std::process::Command;
 use std::time::Instant;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use crate::adapter::{AdapterSpec, LoraConfig};
 use crate::cli::ExitStatus;
 use crate::cli::args::BenchTrainArgs;
+use crate::device::DeviceKind;
 use crate::model::{Model, ModelConfig, RandomWeights};
 use crate::objective::sft::sft_loss;
 use crate::objective::{LabelBatch, Objective, output_logps};
@@ -79,8 +81,14 @@ pub fn run(args: &BenchTrainArgs) -> Result<ExitStatus> {
         bail!("--steps must be at least 1");
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let device = crate::device::device(args.device)?.autodiff();
+    let on_cpu = args.device == DeviceKind::Cpu;
+    let place = match on_cpu {
+        true => format!("CPU ({threads} threads)"),
+        false => args.device.name().to_string(),
+    };
     println!(
-        "LoRA SFT training steps, batch {BATCH} x {SEQ} tokens, r 16, alpha 32, all linear layers, f32, CPU ({threads} threads); mean of {} steps after one warm-up",
+        "LoRA SFT training steps, batch {BATCH} x {SEQ} tokens, r 16, alpha 32, all linear layers, f32, {place}; mean of {} steps after one warm-up",
         args.steps
     );
     println!(
@@ -93,14 +101,14 @@ pub fn run(args: &BenchTrainArgs) -> Result<ExitStatus> {
         &SHAPES[..]
     };
     for shape in shapes {
-        let (ours, params) = time_ajuste(shape, args.steps, 1)?;
+        let (ours, params) = time_ajuste(shape, &device, args.steps, 1)?;
         let theirs = time_torch(shape, args);
         print_row(shape.name, params, &ours, &theirs);
         // flex runs element-wise ops on one thread: replicas on the CPU, each on a thread of its
         // own (`ajuste train --devices cpu:0,cpu:1`), keep both cores busy. Same loss, same
         // updates up to rounding; the row's PyTorch figures are the ones above.
-        if threads >= 2 {
-            let (replicas, _) = time_ajuste(shape, args.steps, 2)?;
+        if on_cpu && threads >= 2 {
+            let (replicas, _) = time_ajuste(shape, &device, args.steps, 2)?;
             print_row("  same, 2 CPU replicas", params, &replicas, &theirs);
         }
     }
@@ -170,15 +178,19 @@ fn reset_peak_rss() {
 
 /// Times `steps` training steps with the batch split across `replicas` copies of the model,
 /// each shard on a thread of its own (1: the model alone, on this thread).
-fn time_ajuste(shape: &Shape, steps: usize, replicas: usize) -> Result<(Figures, usize)> {
+fn time_ajuste(
+    shape: &Shape,
+    device: &Device,
+    steps: usize,
+    replicas: usize,
+) -> Result<(Figures, usize)> {
     reset_peak_rss();
-    let device = Device::flex().autodiff();
     let weights = RandomWeights {
         seed: 0,
         std: 0.02,
         tied: shape.tied,
     };
-    let mut model = Model::from_weights(config(shape)?, &weights, &device)?;
+    let mut model = Model::from_weights(config(shape)?, &weights, device)?;
     let lora = LoraConfig {
         r: 16,
         lora_alpha: 32.0,
@@ -202,7 +214,7 @@ fn time_ajuste(shape: &Shape, steps: usize, replicas: usize) -> Result<(Figures,
             let ids = ids[rows.start * SEQ..rows.end * SEQ].to_vec();
             let labels = LabelBatch::from_flat(ids.clone(), rows.len(), SEQ)?;
             let input = TensorData::new(ids, [rows.len(), SEQ]);
-            Ok((Tensor::from_data(input, &device), labels))
+            Ok((Tensor::from_data(input, device), labels))
         })
         .collect::<Result<_>>()?;
     let mut optimizer = AdamW::new(AdamWConfig::default());
@@ -288,6 +300,7 @@ fn time_torch(shape: &Shape, args: &BenchTrainArgs) -> Result<Figures> {
         "batch": BATCH,
         "seq": SEQ,
         "steps": args.steps,
+        "device": if args.device == DeviceKind::Cpu { "cpu" } else { "cuda" },
     });
     let output = Command::new(&args.python)
         .arg(&script)
@@ -308,8 +321,9 @@ fn time_torch(shape: &Shape, args: &BenchTrainArgs) -> Result<Figures> {
         tokens_per_s: get("tokens_per_s"),
         peak_mb: get("peak_rss_mb"),
         note: format!(
-            "torch {} ({} threads): {:.3} s/step",
+            "torch {} ({}, {} threads): {:.3} s/step",
             v["torch"].as_str().unwrap_or("?"),
+            v["device"].as_str().unwrap_or("cpu"),
             v["threads"],
             get("step_s")
         ),

@@ -2,7 +2,9 @@
 
 Builds a randomly initialised LlamaForCausalLM of the given shape in float32, attaches a LoRA
 adapter (r, alpha, every linear layer of the blocks, no dropout), and times full training steps
-(forward, loss, backward, AdamW step, zero_grad) on a batch of token ids. Prints one JSON line.
+(forward, loss, backward, AdamW step, zero_grad) on a batch of token ids, on the CPU or on CUDA
+("device": "cuda" when torch has it; peak memory is then the CUDA allocator's). Prints one JSON
+line.
 """
 
 import json
@@ -38,9 +40,12 @@ def main():
                       target_modules="all-linear", task_type="CAUSAL_LM")
     model = get_peft_model(model, lora)
     model.train()
+    # On CUDA when asked and available; float(loss) below waits for the device.
+    device = "cuda" if spec.get("device") == "cuda" and torch.cuda.is_available() else "cpu"
+    model.to(device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     b, t, v = spec["batch"], spec["seq"], spec["vocab_size"]
-    ids = (torch.arange(b * t) * 7919 % v).reshape(b, t)
+    ids = (torch.arange(b * t) * 7919 % v).reshape(b, t).to(device)
 
     def step():
         loss = model(input_ids=ids, labels=ids).loss
@@ -56,11 +61,15 @@ def main():
         step()
         times.append(time.perf_counter() - start)
     mean = sum(times) / len(times)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
         "step_s": mean,
         "tokens_per_s": b * t / mean,
-        "peak_rss_mb": peak_kb / 1024,
+        "peak_rss_mb": peak_mb,
+        "device": device,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
     }))
