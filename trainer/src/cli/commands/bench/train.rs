@@ -319,7 +319,7 @@ fn time_torch(shape: &Shape, args: &BenchTrainArgs) -> Result<Figures> {
     let get = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     Ok(Figures {
         tokens_per_s: get("tokens_per_s"),
-        peak_mb: get("peak_rss_mb"),
+        peak_mb: get("peak_mb"),
         note: format!(
             "torch {} ({}, {} threads): {:.3} s/step",
             v["torch"].as_str().unwrap_or("?"),

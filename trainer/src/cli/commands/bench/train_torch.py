@@ -68,7 +68,7 @@ def main():
     print(json.dumps({
         "step_s": mean,
         "tokens_per_s": b * t / mean,
-        "peak_rss_mb": peak_mb,
+        "peak_mb": peak_mb,
         "device": device,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
