@@ -341,10 +341,20 @@ fn bundles_train_with_their_template_and_split() {
             &s(&m),
             "--steps",
             "2",
+            "--max-len",
+            "48",
             "--out",
             "run",
         ])
         .expect(0);
+    // Cut records are counted per split, the count naming the file inside the bundle.
+    assert!(
+        run.stderr.contains(
+            "b.ajuste:train.jsonl: 2 record(s) with `too-long-for-context`, first at b.ajuste:train.jsonl:"
+        ),
+        "{}",
+        run.stderr
+    );
     let start = &events(&t.path("run"))[0];
     assert_eq!(start["total_steps"], 2);
     assert!(

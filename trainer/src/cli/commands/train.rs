@@ -500,10 +500,10 @@ fn report_findings(name: &str, findings: &[Finding]) {
     for (code, n, first) in counts {
         let at = first
             .line
-            .map(|l| format!(", first at line {l}"))
+            .map(|l| format!(", first at {name}:{l}"))
             .unwrap_or_default();
         eprintln!(
-            "{}: {n} record(s) with `{}`{at}: {}",
+            "{}: {name}: {n} record(s) with `{}`{at}: {}",
             first.severity,
             code.as_str(),
             first.message
