@@ -32,10 +32,12 @@ pub struct Modelfile {
 }
 
 /// The built-in a chat template is, when its text and special tokens are exactly a built-in's.
+/// The BOS token counts only where the text uses it: ajuste's own micro model has ChatML's text
+/// with `<|endoftext|>` as its (unused) BOS, as SmolLM2 and Qwen2 do.
 pub fn builtin_of(template: &ChatTemplate) -> Option<Builtin> {
     Builtin::ALL.into_iter().find(|b| {
         b.jinja_source() == template.source
-            && b.bos_token() == template.bos_token
+            && (b.bos_token() == template.bos_token || !template.source.contains("bos_token"))
             && b.eos_token() == template.eos_token
     })
 }
@@ -324,6 +326,14 @@ mod tests {
         let mut other = chatml.clone();
         other.eos_token = "</s>".into();
         assert_eq!(builtin_of(&other), None);
+        // A BOS the text never prints does not matter; one it prints does.
+        let mut unused_bos = chatml.clone();
+        unused_bos.bos_token = "<|endoftext|>".into();
+        assert_eq!(builtin_of(&unused_bos), Some(Builtin::Chatml));
+        let mut llama2 = Builtin::Llama2.to_chat_template();
+        assert_eq!(builtin_of(&llama2), Some(Builtin::Llama2));
+        llama2.bos_token = "<|endoftext|>".into();
+        assert_eq!(builtin_of(&llama2), None);
     }
 
     #[test]
