@@ -669,6 +669,15 @@ fn bad_inputs_get_a_message_and_an_exit_code_never_a_panic() {
         ])
         .expect(2);
     assert!(out.stderr.contains("has shape"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot load the model in `{}` with the adapter `{}`",
+            wide.display(),
+            t.path("run/adapter").display()
+        )),
+        "{}",
+        out.stderr
+    );
     let out = t
         .run([
             "generate",

@@ -20,7 +20,7 @@ use ajuste_shared::{Finding, Severity};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::adapter::AdapterSpec;
+use crate::adapter::{AdapterSource, AdapterSpec};
 use crate::cli::args::{InputArgs, TrainArgs};
 use crate::cli::commands::{load_input, report_file_finding, template};
 use crate::cli::{ExitStatus, io};
@@ -410,14 +410,28 @@ pub(super) fn read_model_config(dir: &Path) -> Result<ModelConfig> {
     Ok(ModelConfig::from_json(&bytes, &path.display().to_string())?)
 }
 
-/// Loads a model with adapters, the error naming the directory.
+/// Loads a model with adapters, the error naming the directory and the adapters read from disk.
 pub(super) fn load_model(
     dir: &Path,
     device: &burn::tensor::Device,
     spec: &AdapterSpec,
 ) -> Result<Model> {
-    Model::load(dir, device, spec)
-        .with_context(|| format!("cannot load the model in `{}`", dir.display()))
+    Model::load(dir, device, spec).with_context(|| {
+        let adapters: Vec<String> = spec
+            .adapters
+            .iter()
+            .filter_map(|a| match &a.source {
+                AdapterSource::Peft(path) => Some(format!("`{}`", path.display())),
+                AdapterSource::New { .. } => None,
+            })
+            .collect();
+        let with = match adapters.len() {
+            0 => String::new(),
+            1 => format!(" with the adapter {}", adapters[0]),
+            _ => format!(" with the adapters {}", adapters.join(", ")),
+        };
+        format!("cannot load the model in `{}`{with}", dir.display())
+    })
 }
 
 /// The maximum sequence length: `--max-len` (refused above the model's context), else the
