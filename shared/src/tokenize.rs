@@ -30,6 +30,9 @@ pub struct Encoded {
     /// What tokenization found (truncation, nothing left to train); the findings of rendering stay
     /// in the [`Rendered`] value.
     pub findings: Vec<Finding>,
+    /// Where a cut to the maximum length falls in the rendered text: the byte offset of the
+    /// first token dropped (`None` when nothing was cut).
+    pub cut_at: Option<usize>,
 }
 
 impl Encoded {
@@ -101,6 +104,7 @@ impl TextTokenizer {
             .map(|(&id, &t)| if t { i64::from(id) } else { IGNORE_INDEX })
             .collect();
         let mut findings = Vec::new();
+        let mut cut_at = None;
         if let Some(max) = max_len.filter(|&max| input_ids.len() > max) {
             findings.push(Finding::new(
                 Code::TooLongForContext,
@@ -115,11 +119,13 @@ impl TextTokenizer {
             }
             input_ids.truncate(max);
             labels.truncate(max);
+            cut_at = Some(encoding.get_offsets()[max].0);
         }
         let encoded = Encoded {
             input_ids,
             labels,
             findings,
+            cut_at,
         };
         if rendered.has_trained_text() && encoded.trained_tokens() == 0 {
             let mut encoded = encoded;

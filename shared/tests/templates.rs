@@ -276,6 +276,12 @@ fn truncation_that_cuts_a_response_is_reported() {
     assert_eq!(got, [Code::TooLongForContext, Code::TruncatedResponse]);
     assert_eq!(cut.input_ids.len(), full.input_ids.len() - 2);
     assert_eq!(cut.labels.len(), cut.input_ids.len());
+    // The cut's place in the text: what is kept is the text before it.
+    assert_eq!(full.cut_at, None);
+    let text = rendered.text();
+    let at = cut.cut_at.unwrap();
+    assert_eq!(tokenizer.decode(&cut.input_ids), text[..at]);
+    assert_eq!(tokenizer.encode_text(&text[at..]).len(), 2);
 
     // Cut before any trained token: nothing is left to learn.
     let none = tokenizer.encode(&rendered, Some(first_trained));

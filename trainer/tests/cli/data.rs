@@ -383,6 +383,47 @@ fn render_warns_when_truncation_cuts_a_response() {
 }
 
 #[test]
+fn render_text_marks_where_max_len_cuts_and_trains_nothing_after_it() {
+    let t = CliTest::new();
+    let tok = fx("shared/tests/fixtures/templates/tiny/tokenizer.json");
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "data".to_string(),
+            "render".into(),
+            fx(CHATS),
+            "--template".into(),
+            "chatml".into(),
+            "--tokenizer".into(),
+            tok.clone(),
+            "--limit".into(),
+            "1".into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        t.run(args).stdout
+    };
+    let full = render(&[]);
+    let counts = full.lines().last().unwrap();
+    let tokens: usize = counts
+        .strip_prefix('[')
+        .and_then(|c| c.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no token count in {full}"));
+    assert!(!full.contains('✂'), "{full}");
+
+    // Three tokens fewer: the end of the answer is cut, so it is printed after ✂ unmarked.
+    let max = (tokens - 3).to_string();
+    let cut = render(&["--max-len", &max]);
+    assert!(cut.contains(&format!("[cut to {max} tokens, ")), "{cut}");
+    let after = cut.split('✂').nth(1).unwrap_or_else(|| panic!("{cut}"));
+    assert!(!after.contains('«') && !after.contains('»'), "{cut}");
+    let text = |s: &str| -> String {
+        let body = &s[..s.rfind("\n[").unwrap()];
+        body.chars().filter(|c| !"«»✂".contains(*c)).collect()
+    };
+    assert_eq!(text(&cut), text(&full));
+}
+
+#[test]
 fn stats_json_counts_records_roles_and_duplicates() {
     let t = CliTest::new();
     let v = t

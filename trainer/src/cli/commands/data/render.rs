@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use ajuste_shared::record::Record;
 use ajuste_shared::template::Rendered;
-use ajuste_shared::tokenize::TextTokenizer;
+use ajuste_shared::tokenize::Encoded;
 use anyhow::Result;
 use serde_json::{Value, json};
 
@@ -41,8 +41,10 @@ pub fn run(args: &RenderArgs) -> Result<ExitStatus> {
         for (part, rendered) in &parts {
             let mut findings = rendered.findings.clone();
             let mut object = json!({ "text": rendered.text() });
-            if let Some(tok) = &tokenizer {
-                let encoded = tok.encode(rendered, args.max_len);
+            let encoded = tokenizer
+                .as_ref()
+                .map(|tok| tok.encode(rendered, args.max_len));
+            if let Some(encoded) = &encoded {
                 findings.extend(encoded.findings.iter().cloned());
                 object["input_ids"] = json!(encoded.input_ids);
                 object["labels"] = json!(encoded.labels);
@@ -65,7 +67,7 @@ pub fn run(args: &RenderArgs) -> Result<ExitStatus> {
                     "--- record {index} (line {}{label}) ---",
                     item.source.line
                 )?;
-                write_marked(&mut stdout, rendered, color, tokenizer.as_ref())?;
+                write_marked(&mut stdout, rendered, color, encoded.as_ref())?;
             }
         }
         if args.json {
@@ -95,29 +97,45 @@ fn merge(into: &mut Value, from: &Value) {
 }
 
 /// Prints the rendered text with trained spans in bold green on a terminal, or between
-/// `«` and `»` otherwise, then a token count line when a tokenizer is present.
+/// `«` and `»` otherwise, then a token count line when the record was tokenized. Where
+/// `--max-len` cut the record, `✂` marks the cut and what follows is printed unmarked (dim on a
+/// terminal): it is not trained.
 fn write_marked(
     out: &mut impl Write,
     rendered: &Rendered,
     color: bool,
-    tokenizer: Option<&TextTokenizer>,
+    encoded: Option<&Encoded>,
 ) -> Result<()> {
+    let text = rendered.text();
+    let mut cut = encoded.and_then(|e| e.cut_at).unwrap_or(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut start = 0;
     for seg in &rendered.segments {
-        match (seg.trained, color) {
-            (false, _) => write!(out, "{}", seg.text)?,
-            (true, true) => write!(out, "\x1b[1;32m{}\x1b[0m", seg.text)?,
-            (true, false) => write!(out, "«{}»", seg.text)?,
+        let end = start + seg.text.len();
+        let kept = &text[start.min(cut)..end.min(cut)];
+        match (seg.trained && !kept.is_empty(), color) {
+            (false, _) => write!(out, "{kept}")?,
+            (true, true) => write!(out, "\x1b[1;32m{kept}\x1b[0m")?,
+            (true, false) => write!(out, "«{kept}»")?,
+        }
+        start = end;
+    }
+    if cut < text.len() {
+        let rest = &text[cut..];
+        match color {
+            true => write!(out, "\x1b[2m✂{rest}\x1b[0m")?,
+            false => write!(out, "✂{rest}")?,
         }
     }
     writeln!(out)?;
-    if let Some(tok) = tokenizer {
-        let encoded = tok.encode(rendered, None);
-        let trained = encoded.labels.iter().filter(|&&l| l != -100).count();
-        writeln!(
-            out,
-            "[{} tokens, {trained} trained]",
-            encoded.input_ids.len()
-        )?;
+    if let Some(encoded) = encoded {
+        let total = match encoded.cut_at {
+            Some(_) => format!("cut to {} tokens", encoded.input_ids.len()),
+            None => format!("{} tokens", encoded.input_ids.len()),
+        };
+        writeln!(out, "[{total}, {} trained]", encoded.trained_tokens())?;
     }
     Ok(())
 }
