@@ -476,6 +476,8 @@ pub struct RenderView {
 pub struct SegmentView {
     pub text: String,
     pub trained: bool,
+    /// Past the maximum length: training never sees it.
+    pub cut: bool,
     pub role: Option<Role>,
 }
 

@@ -302,6 +302,9 @@ fn RecordRender(props: &RecordRenderProps) -> Html {
             <p class="legend" data-testid="template-legend">
                 <span class="legend-item"><mark class="trained swatch">{ "trained" }</mark>{ " text and tokens: the loss is computed on them" }</span>
                 <span class="legend-item"><span class="context swatch">{ "context" }</span>{ " (prompt, template markup): seen, not trained" }</span>
+                if v.renders.iter().any(|r| r.segments.iter().any(|s| s.cut)) {
+                    <span class="legend-item"><del class="cut swatch">{ "cut" }</del>{ " past the maximum length: not seen in training" }</span>
+                }
             </p>
             for r in v.renders.iter() {
                 <Render render={r.clone()} />
@@ -323,7 +326,9 @@ fn Render(props: &RenderProps) -> Html {
             if !r.label.is_empty() { <h3>{ &r.label }</h3> }
             <pre class="rendered" data-testid="rendered">
                 for seg in r.segments.iter() {
-                    if seg.trained {
+                    if seg.cut {
+                        <del class="cut" title="cut: past the maximum length, not trained">{ &seg.text }</del>
+                    } else if seg.trained {
                         <mark class="trained" title={seg.role.map(|r| format!("{r}, trained")).unwrap_or_default()}>{ &seg.text }</mark>
                     } else {
                         <span class="context" title={seg.role.map(|r| r.to_string()).unwrap_or_default()}>{ &seg.text }</span>

@@ -352,6 +352,50 @@ fn the_template_view_renders_with_trained_text_and_tokens() {
 }
 
 #[test]
+fn text_past_the_maximum_length_is_shown_cut_and_untrained() {
+    let tokenizer = TextTokenizer::from_bytes(&tiny("tokenizer.json")).unwrap();
+    use ajuste_shared::record::{Conversation, Message, Record, Role};
+    let record = Record::Conversation(Conversation {
+        messages: vec![
+            Message::new(Role::User, "Boil an egg?"),
+            Message::new(Role::Assistant, "Put it in boiling water for nine minutes."),
+        ],
+        meta: Default::default(),
+    });
+    let rendered = Template::Builtin(Builtin::Chatml).render(&record);
+    let text = rendered.text();
+    let full = views::render_view("", rendered.clone(), Some(&tokenizer), usize::MAX);
+    assert!(full.segments.iter().all(|s| !s.cut));
+    let tokens = full.token_count.unwrap();
+
+    let cut = views::render_view("", rendered, Some(&tokenizer), tokens - 3);
+    assert_eq!(cut.token_count, Some(tokens - 3));
+    let joined: String = cut.segments.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(joined, text, "the cut splits segments, it loses no text");
+    let first_cut = cut
+        .segments
+        .iter()
+        .position(|s| s.cut)
+        .expect("a cut segment");
+    assert!(
+        cut.segments[first_cut..]
+            .iter()
+            .all(|s| s.cut && !s.trained)
+    );
+    assert!(cut.segments[..first_cut].iter().any(|s| s.trained));
+    let kept: String = cut.segments[..first_cut]
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
+    let kept_ids = tokenizer.encode_text(&kept);
+    assert_eq!(
+        kept_ids.len(),
+        tokens - 3,
+        "the cut falls after the kept tokens"
+    );
+}
+
+#[test]
 fn stats_count_the_prepared_records_with_tokens_when_a_tokenizer_is_loaded() {
     let (mut engine, s) = open_sample();
     let view = engine.stats(2048, &mut quiet()).unwrap();

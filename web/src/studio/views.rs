@@ -431,19 +431,21 @@ fn turn_lists(r: &Record) -> Vec<(&'static str, Vec<&Message>)> {
 }
 
 /// One rendering as the Template page shows it: segments, and with a tokenizer the tokens
-/// (cut to `max_length`, as training cuts them) with the findings of both steps.
-fn render_view(
+/// (cut to `max_length`, as training cuts them) with the findings of both steps. Text past the
+/// cut is its own segment, marked `cut` and not trained.
+pub(super) fn render_view(
     label: &str,
     rendered: Rendered,
     tokenizer: Option<&TextTokenizer>,
     max_length: usize,
 ) -> RenderView {
     let mut findings = rendered.findings.clone();
-    let (mut tokens, mut token_count, mut trained_tokens) = (None, None, None);
+    let (mut tokens, mut token_count, mut trained_tokens, mut cut_at) = (None, None, None, None);
     if let Some(tok) = tokenizer {
         let encoded = tok.encode(&rendered, Some(max_length));
         token_count = Some(encoded.input_ids.len());
         trained_tokens = Some(encoded.trained_tokens());
+        cut_at = encoded.cut_at;
         tokens = Some(
             encoded
                 .input_ids
@@ -461,20 +463,45 @@ fn render_view(
     }
     RenderView {
         label: label.to_owned(),
-        segments: rendered
-            .segments
-            .into_iter()
-            .map(|s| SegmentView {
-                text: s.text,
-                trained: s.trained,
-                role: s.role,
-            })
-            .collect(),
+        segments: segment_views(rendered, cut_at),
         tokens,
         token_count,
         trained_tokens,
         findings,
     }
+}
+
+/// The rendered segments, the one a cut at byte `cut_at` falls in split in two, and every
+/// piece after the cut marked `cut` (not trained).
+fn segment_views(rendered: Rendered, cut_at: Option<usize>) -> Vec<SegmentView> {
+    let mut views = Vec::with_capacity(rendered.segments.len() + 1);
+    let mut start = 0;
+    for s in rendered.segments {
+        let end = start + s.text.len();
+        let mut split = cut_at.map_or(end, |c| c.clamp(start, end)) - start;
+        while !s.text.is_char_boundary(split) {
+            split -= 1;
+        }
+        let (kept, dropped) = s.text.split_at(split);
+        if !kept.is_empty() {
+            views.push(SegmentView {
+                text: kept.to_owned(),
+                trained: s.trained,
+                cut: false,
+                role: s.role,
+            });
+        }
+        if !dropped.is_empty() {
+            views.push(SegmentView {
+                text: dropped.to_owned(),
+                trained: false,
+                cut: true,
+                role: s.role,
+            });
+        }
+        start = end;
+    }
+    views
 }
 
 /// Renders (and with a tokenizer, encodes) every prepared record, counting findings by code.
