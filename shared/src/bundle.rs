@@ -16,6 +16,7 @@ use std::io::{Read, Seek, Write};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::balance::{self, BalanceConfig, BalanceError, GroupCount};
 use crate::clean::{self, Step};
 use crate::config::TrainConfig;
 use crate::dedup::{self, DedupConfig};
@@ -74,6 +75,9 @@ pub struct Recipe {
     pub clean: Vec<Step>,
     /// `None` skips deduplication.
     pub dedup: Option<DedupConfig>,
+    /// Caps on the records per label or topic, after deduplication; `None` keeps every record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceConfig>,
     pub split: SplitConfig,
     pub train: TrainConfig,
 }
@@ -101,6 +105,21 @@ pub struct RemovedDuplicate {
     pub line: usize,
     pub duplicate_of_line: usize,
     pub similarity: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceInfo {
+    pub config: BalanceConfig,
+    /// Every group with its records before and after.
+    pub groups: Vec<GroupCount>,
+    /// Source line of every record left out, with its group.
+    pub removed: Vec<RemovedByBalance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedByBalance {
+    pub line: usize,
+    pub group: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +160,9 @@ pub struct Manifest {
     pub source: SourceFile,
     pub cleaning: CleaningInfo,
     pub dedup: Option<DedupInfo>,
+    /// Absent when the records were not balanced (and in bundles made before balancing existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceInfo>,
     pub template: TemplateInfo,
     pub tokenizer: Option<TokenizerInfo>,
     pub split: SplitInfo,
@@ -168,6 +190,8 @@ pub enum BundleError {
     },
     #[error("no records are left after cleaning and deduplication; nothing to train on")]
     Empty,
+    #[error("cannot balance: {0}")]
+    Balance(#[from] BalanceError),
     #[error("invalid split: {0}")]
     Split(#[from] split::SplitError),
     #[error("invalid training config: {0}")]
@@ -226,6 +250,11 @@ pub fn build(
         .dedup
         .as_ref()
         .map(|cfg| remove_duplicates(&mut dataset, cfg));
+    let balance = recipe
+        .balance
+        .as_ref()
+        .map(|cfg| apply_balance(&mut dataset, cfg))
+        .transpose()?;
     if dataset.is_empty() {
         return Err(BundleError::Empty);
     }
@@ -269,6 +298,7 @@ pub fn build(
         source,
         cleaning,
         dedup,
+        balance,
         template: TemplateInfo {
             name: template.name(),
             chat_template: template.jinja_source(),
@@ -326,6 +356,32 @@ fn remove_duplicates(dataset: &mut Dataset, cfg: &DedupConfig) -> DedupInfo {
         near_duplicates: report.near_duplicates,
         removed,
     }
+}
+
+/// Leaves out what balancing drops and describes it, by source line.
+fn apply_balance(dataset: &mut Dataset, cfg: &BalanceConfig) -> Result<BalanceInfo, BundleError> {
+    let report = balance::balance(dataset.records(), cfg)?;
+    let removed = report
+        .removed
+        .into_iter()
+        .map(|(i, group)| RemovedByBalance {
+            line: dataset.items[i].source.line,
+            group,
+        })
+        .collect();
+    let items = std::mem::take(&mut dataset.items);
+    let mut keep = report.kept.iter().peekable();
+    dataset.items = items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.next_if_eq(&i).is_some())
+        .map(|(_, it)| it)
+        .collect();
+    Ok(BalanceInfo {
+        config: cfg.clone(),
+        groups: report.groups,
+        removed,
+    })
 }
 
 /// One record per line, canonical JSON.
@@ -517,6 +573,7 @@ mod tests {
         let recipe = Recipe {
             clean: crate::clean::Step::defaults(),
             dedup: Some(DedupConfig::default()),
+            balance: None,
             split: SplitConfig {
                 eval_fraction: 0.34,
                 seed: 1,
@@ -544,6 +601,65 @@ mod tests {
         assert_eq!(read.manifest.files.len(), 3);
         assert_eq!(read.manifest.dedup.as_ref().unwrap().exact_duplicates, 1);
         assert_eq!(read.train.len() + read.eval.len(), 3);
+    }
+
+    #[test]
+    fn balancing_after_dedup_is_recorded_with_every_record_it_leaves_out() {
+        let rows = [
+            ("Name a colour.", "Blue.", true),
+            ("Name a fruit.", "A pear.", true),
+            ("Add 2 and 3.", "Six.", false),
+            ("Name a planet.", "Mars.", true),
+            ("Name a river.", "The Douro.", true),
+            ("Name a river.", "The Douro.", true),
+        ];
+        let kto: String = rows
+            .iter()
+            .map(|(q, a, label)| {
+                format!("{{\"prompt\": \"{q}\", \"completion\": \"{a}\", \"label\": {label}}}\n")
+            })
+            .collect();
+        let loaded = load(kto.as_bytes(), "k.jsonl", &LoadOptions::default()).unwrap();
+        let source = SourceFile::new("k.jsonl", kto.as_bytes(), loaded.format, 6, 6);
+        let recipe = Recipe {
+            clean: crate::clean::Step::defaults(),
+            dedup: Some(DedupConfig::default()),
+            balance: Some(BalanceConfig {
+                by: balance::GroupBy::Auto,
+                max_per_group: None,
+                max_ratio: Some(2.0),
+                seed: 3,
+            }),
+            split: SplitConfig {
+                eval_fraction: 0.0,
+                seed: 1,
+            },
+            train: TrainConfig::for_method(Method::Kto),
+        };
+        let b = build(
+            source,
+            loaded.dataset,
+            &recipe,
+            &Template::Builtin(Builtin::Chatml),
+            None,
+        )
+        .unwrap();
+        let info = b.manifest.balance.as_ref().unwrap();
+        let counts: Vec<(&str, usize, usize)> = info
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.records, g.kept))
+            .collect();
+        assert_eq!(counts, [("desirable", 4, 2), ("undesirable", 1, 1)]);
+        assert_eq!(info.removed.len(), 2);
+        assert!(
+            info.removed
+                .iter()
+                .all(|r| r.group == "desirable" && r.line != 3)
+        );
+        assert_eq!(b.train.len(), 3);
+        let read = Bundle::read(std::io::Cursor::new(b.to_bytes().unwrap())).unwrap();
+        assert_eq!(read.manifest.balance, b.manifest.balance);
     }
 
     #[test]

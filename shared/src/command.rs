@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use crate::balance::{BalanceConfig, DEFAULT_BALANCE_SEED};
 use crate::bundle::Recipe;
 use crate::clean::{DEFAULT_REFUSAL_PHRASES, PiiKind, Step};
 use crate::config::TrainConfig;
@@ -95,6 +96,9 @@ pub fn bundle_create_args(
     }
     clean_args(&recipe.clean, &mut args)?;
     dedup_args(recipe.dedup.as_ref(), &mut args)?;
+    if let Some(balance) = &recipe.balance {
+        balance_args(balance, &mut args);
+    }
     push(
         &mut args,
         "--eval-fraction",
@@ -248,6 +252,20 @@ fn dedup_args(dedup: Option<&DedupConfig>, args: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
+/// The balancing flags; the group key is spelled out, the seed only when it is not the default.
+fn balance_args(cfg: &BalanceConfig, args: &mut Vec<String>) {
+    push(args, "--balance-by", &cfg.by.to_string());
+    if let Some(n) = cfg.max_per_group {
+        push(args, "--max-per-group", &n.to_string());
+    }
+    if let Some(r) = cfg.max_ratio {
+        push(args, "--max-ratio", &r.to_string());
+    }
+    if cfg.seed != DEFAULT_BALANCE_SEED {
+        push(args, "--balance-seed", &cfg.seed.to_string());
+    }
+}
+
 fn train_args(train: &TrainConfig, args: &mut Vec<String>) -> Result<(), CommandError> {
     let method = train.method();
     let mut expected = TrainConfig::for_method(method);
@@ -291,6 +309,7 @@ mod tests {
         Recipe {
             clean: Step::defaults(),
             dedup: Some(DedupConfig::default()),
+            balance: None,
             split: SplitConfig {
                 eval_fraction: 0.05,
                 seed: 42,
@@ -350,6 +369,12 @@ mod tests {
             ngram: 3,
             ..DedupConfig::default()
         });
+        r.balance = Some(BalanceConfig {
+            by: crate::balance::GroupBy::Field("topic".into()),
+            max_per_group: Some(100),
+            max_ratio: Some(1.5),
+            seed: 7,
+        });
         r.split.eval_fraction = 0.2;
         r.train.model = Some("HuggingFaceTB/SmolLM2-135M".into());
         let f = BundleFiles {
@@ -365,6 +390,7 @@ mod tests {
              --strip-html --nfkc --repair-turns --redact-pii --drop-refusals \
              --refusal-phrase 'I can'\\''t' --refusal-phrase 'as an AI' --language eng,por \
              --min-chars 10 --drop-repetitive --near --threshold 0.7 --ngram 3 \
+             --balance-by topic --max-per-group 100 --max-ratio 1.5 --balance-seed 7 \
              --eval-fraction 0.2 --seed 42 --method sft --model HuggingFaceTB/SmolLM2-135M \
              -o chats.ajuste"
         );

@@ -5,6 +5,7 @@
 //! no I/O beyond `Read`/`Write` and byte slices, so the same code runs in the CLI and, compiled
 //! to WebAssembly, in the browser studio.
 
+pub mod balance;
 pub mod bundle;
 pub mod clean;
 pub mod codes;

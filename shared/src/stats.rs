@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::balance::GroupBy;
 use crate::record::{Dataset, Kind, Record, Role};
 use crate::template::Template;
 use crate::tokenize::TextTokenizer;
@@ -121,7 +122,7 @@ pub struct Stats {
     /// Records that duplicate an earlier one exactly (normalised), when dedup ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exact_duplicates: Option<usize>,
-    /// Records per value of a label or topic field (KTO label, `meta.topic`/`category`/`source`).
+    /// Records per KTO label or topic field ([`GroupBy::Auto`]: what `ajuste data balance` caps).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub balance: BTreeMap<String, usize>,
 }
@@ -156,7 +157,7 @@ pub fn compute(
             *roles.entry(m.role).or_insert(0) += 1;
         }
         *languages.entry(language_of(record)).or_insert(0) += 1;
-        if let Some(group) = balance_key(record) {
+        if let Some(group) = GroupBy::Auto.group_of(record) {
             *balance.entry(group).or_insert(0) += 1;
         }
     }
@@ -218,23 +219,6 @@ pub fn language_of(record: &Record) -> String {
         Some(info) if info.is_reliable() => info.lang().code().to_string(),
         _ => "und".into(),
     }
-}
-
-/// The group a record belongs to for the balance chart: the KTO label, else a topic-like meta field.
-fn balance_key(record: &Record) -> Option<String> {
-    if let Record::Feedback(f) = record {
-        return Some(if f.label { "desirable" } else { "undesirable" }.into());
-    }
-    let meta = record.meta();
-    ["topic", "category", "task", "source"]
-        .iter()
-        .find_map(|k| match meta.get(*k)? {
-            serde_json::Value::String(s) => Some(format!("{k}={s}")),
-            v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
-                Some(format!("{k}={v}"))
-            }
-            _ => None,
-        })
 }
 
 #[cfg(test)]
