@@ -157,6 +157,8 @@ pub enum DataCommand {
     Clean(CleanCommandArgs),
     /// Remove exact (and with --near, near) duplicates; report the clusters.
     Dedup(DedupCommandArgs),
+    /// Cap the records of each KTO label or topic (after dedup), so that none dominates.
+    Balance(BalanceCommandArgs),
     /// Split into train and eval parts with a seed.
     Split(SplitArgs),
     /// Render records with a chat template, showing which tokens are trained.
@@ -169,7 +171,7 @@ pub enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
-    /// Prepare a dataset (clean, dedup, split) and pack it with its template and training config.
+    /// Prepare a dataset (clean, dedup, balance, split) and pack it with its template and training config.
     Create(Box<BundleCreateArgs>),
     /// Show a bundle's manifest and check its contents against the recorded hashes.
     Inspect(BundleInspectArgs),
@@ -352,6 +354,43 @@ pub struct DedupCommandArgs {
     pub eval: Option<PathBuf>,
 }
 
+/// Balancing parameters: which records form a group, and the caps.
+#[derive(Debug, Args, Clone)]
+pub struct BalanceArgs {
+    /// What makes a group: auto (the KTO label, else a topic/category/task/source field),
+    /// label, or the name of a top-level field of the records.
+    #[arg(long = "balance-by", alias = "by", value_name = "auto|label|FIELD")]
+    pub by: Option<String>,
+    /// Each group keeps at most N records.
+    #[arg(long, value_name = "N")]
+    pub max_per_group: Option<usize>,
+    /// Each group keeps at most X times the records of the smallest group (1: equal groups).
+    #[arg(long, value_name = "X")]
+    pub max_ratio: Option<f64>,
+    /// Seed of the draw that picks which records a capped group keeps.
+    #[arg(
+        id = "balance_seed",
+        long = "balance-seed",
+        default_value_t = ajuste_shared::balance::DEFAULT_BALANCE_SEED,
+        value_name = "N"
+    )]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BalanceCommandArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output file with the kept records (same format as the input).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub balance: BalanceArgs,
+    /// Write the groups and every record left out as a JSON report.
+    #[arg(long, value_name = "OUT.json")]
+    pub report: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     #[command(flatten)]
@@ -446,6 +485,8 @@ pub struct BundleCreateArgs {
     pub no_dedup: bool,
     #[command(flatten)]
     pub dedup: DedupArgs,
+    #[command(flatten)]
+    pub balance: BalanceArgs,
     /// Fraction of records held out for evaluation.
     #[arg(long, default_value_t = 0.05, value_name = "X")]
     pub eval_fraction: f64,

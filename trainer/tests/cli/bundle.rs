@@ -157,3 +157,64 @@ fn a_bundle_records_the_renames_its_source_was_read_with() {
         "{text}"
     );
 }
+
+#[test]
+fn a_balanced_bundle_records_its_groups() {
+    let t = CliTest::new();
+    // Distinct words: dedup's normalisation folds digits, so numbered records would collapse.
+    let words = [
+        "apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath",
+    ];
+    let kto: String = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!(
+                "{{\"prompt\": \"Describe {w}.\", \"completion\": \"A {w}.\", \"label\": {}}}\n",
+                i % 4 != 0
+            )
+        })
+        .collect();
+    let input = t.write("kto.jsonl", kto);
+    t.run([
+        "bundle",
+        "create",
+        input.to_str().unwrap(),
+        "--template",
+        "chatml",
+        "--max-ratio",
+        "1.5",
+        "--eval-fraction",
+        "0",
+        "-o",
+        "b.ajuste",
+    ])
+    .expect(0);
+    let shown = t.run(["bundle", "inspect", "b.ajuste"]).expect(0);
+    assert!(
+        shown
+            .stdout
+            .contains("balance:   by auto, 3 removed (desirable 6 -> 3, undesirable 2 -> 2)"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("split:     5 train / 0 eval"),
+        "{}",
+        shown.stdout
+    );
+    let out = t
+        .run([
+            "bundle",
+            "create",
+            input.to_str().unwrap(),
+            "--template",
+            "chatml",
+            "--balance-by",
+            "label",
+            "-o",
+            "c.ajuste",
+        ])
+        .expect(2);
+    assert!(out.stderr.contains("needs a cap"), "{}", out.stderr);
+}

@@ -547,3 +547,98 @@ fn a_map_that_cannot_mean_one_thing_exits_2_and_writes_nothing() {
         assert!(!t.path("out.jsonl").exists(), "{map}");
     }
 }
+
+/// Eight openai-format chats: five on `cooking`, two on `maths`, one without a topic.
+fn topical_chats(t: &CliTest) -> std::path::PathBuf {
+    let topics = [
+        Some("cooking"),
+        Some("maths"),
+        Some("cooking"),
+        None,
+        Some("cooking"),
+        Some("cooking"),
+        Some("maths"),
+        Some("cooking"),
+    ];
+    let lines: String = topics
+        .iter()
+        .enumerate()
+        .map(|(i, topic)| {
+            let mut v = serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Question number {i}?")},
+                {"role": "assistant", "content": format!("Answer number {i}.")},
+            ]});
+            if let Some(topic) = topic {
+                v["topic"] = (*topic).into();
+            }
+            format!("{v}\n")
+        })
+        .collect();
+    t.write("topics.jsonl", lines)
+}
+
+#[test]
+fn balance_caps_each_group_and_reports_what_it_left_out() {
+    let t = CliTest::new();
+    let input = topical_chats(&t);
+    let balance = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "data".to_string(),
+            "balance".into(),
+            input.display().to_string(),
+            "-o".into(),
+            out.into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        t.run(args)
+    };
+    let run = balance(
+        "equal.jsonl",
+        &["--by", "topic", "--max-ratio", "1", "--report", "r.json"],
+    )
+    .expect(0);
+    assert!(
+        run.stderr.contains("wrote 5 of 8 records to `equal.jsonl`"),
+        "{}",
+        run.stderr
+    );
+    let kept = read_jsonl(&t.path("equal.jsonl"));
+    let count = |topic: &str| kept.iter().filter(|r| r["topic"] == topic).count();
+    assert_eq!((count("cooking"), count("maths"), kept.len()), (2, 2, 5));
+    let report = read_json(&t.path("r.json"));
+    assert_eq!(report["kept"], 5);
+    let removed = report["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 3);
+    assert!(removed.iter().all(|r| r["group"] == "cooking"));
+    let lines: Vec<u64> = removed
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert!(
+        lines.iter().all(|l| [1, 3, 5, 6, 8].contains(l)),
+        "{lines:?}"
+    );
+
+    // The same seed draws the same records; the automatic key finds `topic` too.
+    balance("again.jsonl", &["--max-ratio", "1"]).expect(0);
+    assert_eq!(
+        std::fs::read(t.path("equal.jsonl")).unwrap(),
+        std::fs::read(t.path("again.jsonl")).unwrap()
+    );
+    balance("capped.jsonl", &["--max-per-group", "3"]).expect(0);
+    assert_eq!(read_jsonl(&t.path("capped.jsonl")).len(), 3 + 2 + 1);
+
+    // No cap, a field no record has, a ratio below 1: exit 2 with the reason, nothing written.
+    let out = balance("x.jsonl", &[]).expect(2);
+    assert!(out.stderr.contains("--max-per-group"), "{}", out.stderr);
+    let out = balance("x.jsonl", &["--by", "lang", "--max-per-group", "1"]).expect(2);
+    assert!(
+        out.stderr
+            .contains("topics.jsonl: no record has a `lang` field"),
+        "{}",
+        out.stderr
+    );
+    let out = balance("x.jsonl", &["--max-ratio", "0.5"]).expect(2);
+    assert!(out.stderr.contains("at least 1"), "{}", out.stderr);
+    assert!(!t.path("x.jsonl").exists());
+}

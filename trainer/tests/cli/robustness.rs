@@ -39,6 +39,15 @@ fn no_command_panics_on_bad_input() {
             vec!["data", "dedup", &p, "--near", "-o", "out3.jsonl"],
             vec![
                 "data",
+                "balance",
+                &p,
+                "--max-ratio",
+                "1",
+                "-o",
+                "out4.jsonl",
+            ],
+            vec![
+                "data",
                 "split",
                 &p,
                 "--eval-fraction",

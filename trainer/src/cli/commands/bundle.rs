@@ -9,7 +9,7 @@ use ajuste_shared::split::SplitConfig;
 use anyhow::{Context, Result};
 
 use crate::cli::args::{BundleCreateArgs, BundleInspectArgs};
-use crate::cli::commands::data::{clean, dedup};
+use crate::cli::commands::data::{balance, clean, dedup};
 use crate::cli::commands::{report_file_finding, summarize_drops, template};
 use crate::cli::{ExitStatus, io};
 
@@ -53,6 +53,7 @@ pub fn create(args: &BundleCreateArgs) -> Result<ExitStatus> {
     let recipe = Recipe {
         clean: clean::steps(&args.clean)?,
         dedup,
+        balance: balance::config(&args.balance)?,
         split: SplitConfig {
             eval_fraction: args.eval_fraction,
             seed: args.seed,
@@ -134,6 +135,19 @@ pub fn inspect(args: &BundleInspectArgs) -> Result<ExitStatus> {
             d.exact_duplicates, d.near_duplicates, d.config.near, d.config.threshold
         ),
         None => println!("dedup:     not run"),
+    }
+    if let Some(b) = &m.balance {
+        let groups: Vec<String> = b
+            .groups
+            .iter()
+            .map(|g| format!("{} {} -> {}", g.group, g.records, g.kept))
+            .collect();
+        println!(
+            "balance:   by {}, {} removed ({})",
+            b.config.by,
+            b.removed.len(),
+            groups.join(", ")
+        );
     }
     println!(
         "template:  {} (eos {:?})",

@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
             DataCommand::Convert(args) => data::convert::run(&args),
             DataCommand::Clean(args) => data::clean::run(&args),
             DataCommand::Dedup(args) => data::dedup::run(&args),
+            DataCommand::Balance(args) => data::balance::run(&args),
             DataCommand::Split(args) => data::split::run(&args),
             DataCommand::Render(args) => data::render::run(&args),
             DataCommand::Stats(args) => data::stats::run(&args),

@@ -1,5 +1,6 @@
 //! `ajuste data ...`: one file per subcommand.
 
+pub mod balance;
 pub mod clean;
 pub mod convert;
 pub mod dedup;
