@@ -188,7 +188,7 @@ pub enum BundleError {
         expected: Kind,
         found: Kind,
     },
-    #[error("no records are left after cleaning and deduplication; nothing to train on")]
+    #[error("no records are left after cleaning, deduplication and balancing; nothing to train on")]
     Empty,
     #[error("cannot balance: {0}")]
     Balance(#[from] BalanceError),

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use ajuste_shared::balance::{BalanceConfig, GroupCount};
 use ajuste_shared::clean::{Drop, Step, StepReport};
 use ajuste_shared::config::Method;
 use ajuste_shared::dedup::{DedupConfig, DupKind};
@@ -80,6 +81,8 @@ pub enum Op {
     Clean(Vec<Step>),
     /// Deduplication, or none.
     Dedup(Option<DedupConfig>),
+    /// Balancing after deduplication, or none.
+    Balance(Option<BalanceConfig>),
     Template(TemplateChoice),
     /// A stored tokenizer (see [`Request::SetTokenizer`]), or none.
     Tokenizer(Option<TokenizerRef>),
@@ -208,6 +211,7 @@ pub struct Summary {
     pub dropped_records: usize,
     pub clean: CleanSummary,
     pub dedup: Option<DedupSummary>,
+    pub balance: Option<BalanceSummary>,
     pub template: TemplateSummary,
     pub split: SplitConfig,
     pub method: Method,
@@ -266,6 +270,16 @@ pub struct DedupSummary {
     pub config: DedupConfig,
     pub exact: usize,
     pub near: usize,
+    pub records_out: usize,
+}
+
+/// Balancing in use: every group before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceSummary {
+    pub config: BalanceConfig,
+    pub groups: Vec<GroupCount>,
+    /// Why it could not run (the records are then kept as they are).
+    pub error: Option<String>,
     pub records_out: usize,
 }
 

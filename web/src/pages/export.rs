@@ -147,7 +147,7 @@ fn Export(props: &ExportProps) -> Html {
             </section>
             <section class="card" aria-labelledby="data-title">
                 <h2 id="data-title">{ "Prepared data" }</h2>
-                <p>{ "The records after cleaning and deduplication, in any format that holds them." }</p>
+                <p>{ "The records after cleaning, deduplication and balancing, in any format that holds them." }</p>
                 <div class="field-row">
                     <div class="field">
                         <label for="data-format">{ "Format" }</label>

@@ -147,7 +147,7 @@ fn data_file(
     format: Format,
     container: Container,
 ) -> Result<(String, Vec<u8>), String> {
-    let mut values = Vec::with_capacity(s.deduped.kept.len());
+    let mut values = Vec::with_capacity(s.prepared().len());
     let mut failed = Vec::new();
     for (source, record) in s.prepared() {
         match export_record(format, record) {
@@ -159,7 +159,7 @@ fn data_file(
         return Err(format!(
             "{} of {} records cannot be written as {format}; the first is record {record} (line {line}): {first}",
             failed.len(),
-            s.deduped.kept.len()
+            s.prepared().len()
         ));
     }
     let container = match container {

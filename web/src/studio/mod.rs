@@ -23,6 +23,7 @@ mod views;
 
 use std::collections::BTreeMap;
 
+use ajuste_shared::balance::{self, BalanceReport};
 use ajuste_shared::clean::{self, CleanReport};
 use ajuste_shared::dedup::{self, DedupReport};
 use ajuste_shared::load::{LoadOptions, load_records};
@@ -35,8 +36,8 @@ use web_time::Instant;
 use crate::analysis::summarize;
 use crate::inspect::inspect;
 use crate::protocol::{
-    CleanSummary, DedupSummary, FailureReason, FileFacts, Op, Summary, TemplateOverall,
-    TemplateSummary, Timing, TokenizerFacts,
+    BalanceSummary, CleanSummary, DedupSummary, FailureReason, FileFacts, Op, Summary,
+    TemplateOverall, TemplateSummary, Timing, TokenizerFacts,
 };
 use settings::Settings;
 use source::{Edits, Input};
@@ -79,6 +80,7 @@ struct Session {
     loaded: Loaded,
     cleaned: Cleaned,
     deduped: Deduped,
+    balanced: Balanced,
     template: TemplateStage,
     /// The template over every record, for the generation it was computed at.
     overall: Option<(u64, TemplateOverall)>,
@@ -107,7 +109,15 @@ struct Deduped {
     kept: Vec<usize>,
 }
 
-/// Stage 4: the template and tokenizer, or why they cannot be used.
+/// Stage 4: which deduplicated records balancing keeps (indices into the cleaned records).
+struct Balanced {
+    report: Option<BalanceReport>,
+    /// Why the balancing in the settings could not run (every record is then kept).
+    error: Option<String>,
+    kept: Vec<usize>,
+}
+
+/// Stage 5: the template and tokenizer, or why they cannot be used.
 struct TemplateStage {
     template: Result<ajuste_shared::template::Template, String>,
     tokenizer: Option<LoadedTokenizer>,
@@ -127,6 +137,7 @@ enum Stage {
     Load,
     Clean,
     Dedup,
+    Balance,
     Template,
     None,
 }
@@ -136,6 +147,7 @@ fn first_stage(op: &Op) -> Stage {
         Op::Format(_) | Op::Fields(_) | Op::Edit { .. } | Op::Drop { .. } => Stage::Load,
         Op::Clean(_) => Stage::Clean,
         Op::Dedup(_) => Stage::Dedup,
+        Op::Balance(_) => Stage::Balance,
         Op::Template(_) | Op::Tokenizer(_) => Stage::Template,
         Op::Split(_) | Op::Train { .. } => Stage::None,
     }
@@ -310,6 +322,17 @@ impl Engine {
                 records_out: s.deduped.kept.len(),
             }
         });
+        let balance = s.settings.balance.as_ref().map(|config| BalanceSummary {
+            config: config.clone(),
+            groups: s
+                .balanced
+                .report
+                .as_ref()
+                .map(|r| r.groups.clone())
+                .unwrap_or_default(),
+            error: s.balanced.error.clone(),
+            records_out: s.balanced.kept.len(),
+        });
         Some(Summary {
             generation: self.generation,
             file: FileFacts {
@@ -332,6 +355,7 @@ impl Engine {
                 reports: s.cleaned.report.steps.clone(),
             },
             dedup,
+            balance,
             template: TemplateSummary {
                 choice: s.settings.template.clone(),
                 name: match &s.template.template {
@@ -345,7 +369,7 @@ impl Engine {
             method: s.settings.method,
             model: s.settings.model.clone(),
             max_length: s.settings.train_config().max_length,
-            records_out: s.deduped.kept.len(),
+            records_out: s.balanced.kept.len(),
             bundle_name: export::bundle_names(s).1,
             command: export::command(s),
             train_command: export::train_command(s),
@@ -387,6 +411,7 @@ impl Session {
         let settings = Settings::from_ops(loaded.report.kind, &all);
         let cleaned = clean_stage(&loaded, &settings, progress, &mut timings);
         let deduped = dedup_stage(&cleaned, &settings, progress, &mut timings);
+        let balanced = balance_stage(&cleaned, &deduped, &settings, progress, &mut timings);
         let template = template_stage(&settings, blobs);
         Ok(Session {
             input,
@@ -395,6 +420,7 @@ impl Session {
             loaded,
             cleaned,
             deduped,
+            balanced,
             template,
             overall: None,
             timings,
@@ -431,6 +457,10 @@ impl Session {
                 .iter()
                 .try_for_each(|s| s.validate().map_err(|e| format!("{}: {e}", s.name()))),
             Op::Dedup(Some(config)) => config.validate().map_err(|e| e.to_string()),
+            // Refused now rather than kept as an error: the data has no such groups.
+            Op::Balance(Some(config)) => balance::balance(self.deduplicated(), config)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Op::Fields(map) => map.check(),
             Op::Template(choice) => settings::template_of(choice).map(|_| ()),
             Op::Tokenizer(Some(t)) if !blobs.contains_key(&t.sha256) => Err(format!(
@@ -475,6 +505,15 @@ impl Session {
         if from <= Stage::Dedup {
             self.deduped = dedup_stage(&self.cleaned, &self.settings, progress, &mut timings);
         }
+        if from <= Stage::Balance {
+            self.balanced = balance_stage(
+                &self.cleaned,
+                &self.deduped,
+                &self.settings,
+                progress,
+                &mut timings,
+            );
+        }
         if from <= Stage::Template {
             self.template = template_stage(&self.settings, blobs);
         }
@@ -483,9 +522,14 @@ impl Session {
         Ok(())
     }
 
+    /// The records deduplication keeps (what balancing groups).
+    fn deduplicated(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.deduped.kept.iter().map(|&i| &self.cleaned.records[i])
+    }
+
     /// The prepared records (after every stage), with their sources.
     fn prepared(&self) -> impl ExactSizeIterator<Item = (&Source, &Record)> + '_ {
-        self.deduped
+        self.balanced
             .kept
             .iter()
             .map(|&i| (&self.cleaned.sources[i], &self.cleaned.records[i]))
@@ -619,7 +663,44 @@ fn dedup_stage(
     }
 }
 
-/// Stage 4: the template and tokenizer.
+/// Stage 4: balancing the deduplicated records, when the settings ask for it.
+fn balance_stage(
+    cleaned: &Cleaned,
+    deduped: &Deduped,
+    settings: &Settings,
+    progress: Progress<'_>,
+    timings: &mut Vec<Timing>,
+) -> Balanced {
+    let all = || Balanced {
+        report: None,
+        error: None,
+        kept: deduped.kept.clone(),
+    };
+    let Some(config) = &settings.balance else {
+        return all();
+    };
+    let start = Instant::now();
+    progress("Balancing", 0, 0);
+    let records = deduped.kept.iter().map(|&i| &cleaned.records[i]);
+    let balanced = match balance::balance(records, config) {
+        Ok(report) => Balanced {
+            kept: report.kept.iter().map(|&j| deduped.kept[j]).collect(),
+            report: Some(report),
+            error: None,
+        },
+        Err(e) => Balanced {
+            error: Some(e.to_string()),
+            ..all()
+        },
+    };
+    timings.push(Timing {
+        stage: "balance".into(),
+        ms: elapsed_ms(start),
+    });
+    balanced
+}
+
+/// Stage 5: the template and tokenizer.
 fn template_stage(settings: &Settings, blobs: &BTreeMap<String, Vec<u8>>) -> TemplateStage {
     let template = settings.template();
     let mut error = template.as_ref().err().cloned();

@@ -1,5 +1,5 @@
 //! What the list of ops amounts to: the fixes to make to the source and the recipe (cleaning,
-//! dedup, template, split, method) the later stages and the bundle use.
+//! dedup, balancing, template, split, method) the later stages and the bundle use.
 //!
 //! A fresh session starts from the command line's defaults (`ajuste bundle create` with no
 //! flags but a template): the safe cleaning steps, exact dedup, a 5% eval split with seed 42, the
@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ajuste_shared::balance::BalanceConfig;
 use ajuste_shared::bundle::Recipe;
 use ajuste_shared::clean::Step;
 use ajuste_shared::config::{Method, TrainConfig};
@@ -31,6 +32,7 @@ pub struct Settings {
     pub drops: BTreeSet<usize>,
     pub clean: Vec<Step>,
     pub dedup: Option<DedupConfig>,
+    pub balance: Option<BalanceConfig>,
     pub template: TemplateChoice,
     pub tokenizer: Option<TokenizerRef>,
     pub split: SplitConfig,
@@ -57,6 +59,7 @@ impl Settings {
             drops: BTreeSet::new(),
             clean: Step::defaults(),
             dedup: Some(DedupConfig::default()),
+            balance: None,
             template: TemplateChoice::Builtin(DEFAULT_TEMPLATE),
             tokenizer: None,
             split: SplitConfig {
@@ -95,6 +98,7 @@ impl Settings {
             }
             Op::Clean(steps) => self.clean.clone_from(steps),
             Op::Dedup(config) => self.dedup.clone_from(config),
+            Op::Balance(config) => self.balance.clone_from(config),
             Op::Template(choice) => self.template = choice.clone(),
             Op::Tokenizer(tokenizer) => self.tokenizer.clone_from(tokenizer),
             Op::Split(split) => self.split = *split,
@@ -130,6 +134,7 @@ impl Settings {
         Recipe {
             clean: self.clean.clone(),
             dedup: self.dedup.clone(),
+            balance: self.balance.clone(),
             split: self.split,
             train: self.train_config(),
         }
@@ -174,6 +179,8 @@ pub fn describe(op: &Op) -> String {
         Op::Dedup(None) => "no deduplication".into(),
         Op::Dedup(Some(c)) if c.near => format!("exact and near dedup at {}", c.threshold),
         Op::Dedup(Some(_)) => "exact dedup".into(),
+        Op::Balance(None) => "no balancing".into(),
+        Op::Balance(Some(c)) => format!("balance by {}", c.by),
         Op::Template(TemplateChoice::Builtin(b)) => format!("template {b}"),
         Op::Template(TemplateChoice::HuggingFace { config_name, .. }) => {
             format!("template from {config_name}")

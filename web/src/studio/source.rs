@@ -178,6 +178,8 @@ pub fn from_bundle(name: &str, bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Op>
     let mut ops = vec![
         Op::Clean(m.cleaning.steps.clone()),
         Op::Dedup(m.dedup.as_ref().map(|d| d.config.clone())),
+        // The records are balanced already; the same caps keep them all and stay in the recipe.
+        Op::Balance(m.balance.as_ref().map(|b| b.config.clone())),
         Op::Template(template_choice(
             &m.template.name,
             &m.template.chat_template,

@@ -697,3 +697,92 @@ fn a_bundle_opens_as_a_source_with_its_recipe() {
         "the bundle's recipe is where the session starts"
     );
 }
+
+#[test]
+fn balancing_caps_the_larger_label_and_travels_with_the_bundle() {
+    use ajuste_shared::balance::{BalanceConfig, GroupBy};
+    let words = [
+        "apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath",
+    ];
+    let kto: String = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!(
+                "{{\"prompt\": \"Describe {w}.\", \"completion\": \"A {w}.\", \"label\": {}}}\n",
+                i % 4 != 0
+            )
+        })
+        .collect();
+    let mut engine = Engine::new();
+    let opened = engine
+        .open(
+            "kto.jsonl",
+            kto.clone().into_bytes(),
+            LoadOptions::default(),
+            &mut quiet(),
+        )
+        .unwrap();
+    assert_eq!((opened.records_out, opened.balance), (8, None));
+
+    let no_such_field = BalanceConfig {
+        by: GroupBy::Field("lang".into()),
+        max_per_group: Some(1),
+        max_ratio: None,
+        seed: 42,
+    };
+    let err = engine
+        .apply(Op::Balance(Some(no_such_field)), &mut quiet())
+        .unwrap_err();
+    assert!(err.contains("no record has a `lang` field"), "{err}");
+    assert_eq!(engine.summary().unwrap().records_out, 8);
+
+    let equal = BalanceConfig {
+        by: GroupBy::Auto,
+        max_per_group: None,
+        max_ratio: Some(1.0),
+        seed: 42,
+    };
+    let s = apply(&mut engine, Op::Balance(Some(equal.clone())));
+    assert_eq!(s.records_out, 4);
+    let b = s.balance.clone().unwrap();
+    let groups: Vec<(&str, usize, usize)> = b
+        .groups
+        .iter()
+        .map(|g| (g.group.as_str(), g.records, g.kept))
+        .collect();
+    assert_eq!(groups, [("desirable", 6, 2), ("undesirable", 2, 2)]);
+    assert_eq!(s.history.last().unwrap(), "balance by auto");
+    let stats = engine.stats(1024, &mut quiet()).unwrap();
+    assert_eq!(stats.stats.balance["desirable"], 2);
+
+    let (file, bytes) = engine.export(ExportKind::Bundle, &mut quiet()).unwrap();
+    let command = file.command.clone().unwrap().unwrap();
+    assert!(
+        command.contains(" --balance-by auto --max-ratio 1 "),
+        "{command}"
+    );
+    let recipe = Settings::from_ops(Kind::Feedback, &engine.session.as_ref().unwrap().ops).recipe();
+    let expected = cli_bundle(
+        "kto.jsonl",
+        kto.as_bytes(),
+        None,
+        &recipe,
+        &Template::Builtin(Builtin::Chatml),
+        None,
+    );
+    assert!(
+        bytes == expected,
+        "the studio's bundle differs from the CLI's"
+    );
+
+    // Reopened, the bundle starts from its recipe, balancing included, and keeps its records.
+    let mut other = Engine::new();
+    let reopened = other
+        .open(&file.name, bytes, LoadOptions::default(), &mut quiet())
+        .unwrap();
+    assert_eq!(reopened.balance.unwrap().config, equal);
+    assert_eq!(reopened.records_out, 4);
+
+    assert_eq!(engine.undo(&mut quiet()).unwrap().records_out, 8);
+}

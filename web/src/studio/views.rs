@@ -282,9 +282,9 @@ impl Engine {
                 overall
             }
         };
-        let records = s.deduped.kept.len();
+        let records = s.prepared().len();
         if records == 0 {
-            return Err("no records are left after cleaning and deduplication".into());
+            return Err("no records are left after cleaning, deduplication and balancing".into());
         }
         let position = position.min(records - 1);
         let (source, record) = s
@@ -513,7 +513,7 @@ fn template_overall(
     progress: Progress<'_>,
 ) -> TemplateOverall {
     let start = Instant::now();
-    let total = s.deduped.kept.len();
+    let total = s.prepared().len();
     let mut by_code: BTreeMap<ajuste_shared::Code, usize> = BTreeMap::new();
     let (mut untrained, mut tokens, mut trained, mut longest) = (0, 0u64, 0u64, 0usize);
     let mut count = |rendered: &Rendered, by_code: &mut BTreeMap<_, usize>| {
