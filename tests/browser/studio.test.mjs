@@ -275,6 +275,61 @@ describe("load page", () => {
     assertNoProblems();
   });
 
+  test("balancing caps the larger KTO label, the charts follow, and its bundle is the command line's", async () => {
+    const words = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"];
+    const kto = words
+      .map((w, i) => JSON.stringify({ prompt: `Describe ${w}.`, completion: `A ${w}.`, label: i % 4 !== 0 }) + "\n")
+      .join("");
+    await pick({ name: "kto.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(kto) });
+    await status().getByTestId("dataset-card").waitFor();
+    await nav().getByRole("link", { name: /Statistics/ }).click();
+    const chart = page.getByTestId("chart-balance");
+    await page.waitForFunction(() => /desirable/.test(document.querySelector('[data-testid="chart-balance"]')?.textContent ?? ""));
+    assert.match(await chart.innerText(), /desirable[\s\S]*6/);
+
+    // A ratio under 1 is refused in the form; the default (1: equal groups) applies.
+    const ratio = page.locator("#balance-max-ratio");
+    await ratio.fill("0.5");
+    await ratio.dispatchEvent("change");
+    assert.match(await page.getByTestId("balance-invalid").innerText(), /at least 1/);
+    assert.ok(await page.getByTestId("apply-balance").isDisabled());
+    await ratio.fill("1");
+    await ratio.dispatchEvent("change");
+    await page.getByTestId("apply-balance").click();
+    const applied = page.getByTestId("balance-applied");
+    await applied.waitFor();
+    assert.equal(
+      (await applied.innerText()).trim(),
+      "Balanced by auto: desirable 6 → 2, undesirable 2 → 2; 4 of 8 records kept.",
+    );
+    await page.waitForFunction(() => /^4 records prepared/.test(document.querySelector('[data-testid="stats-summary"]')?.textContent ?? ""));
+    await screenshot(page, "stats-balanced");
+
+    await nav().getByRole("link", { name: /Export/ }).click();
+    const line = (await page.getByTestId("bundle-command").innerText()).trim();
+    assert.match(line, / --balance-by auto --max-ratio 1 /);
+    const work = mkdtempSync(join(tmpdir(), "ajuste-balance-"));
+    try {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
+      const ours = join(work, "studio.ajuste");
+      await download.saveAs(ours);
+      writeFileSync(join(work, "kto.jsonl"), kto);
+      const argv = line.split(/\s+/).slice(1);
+      argv[argv.length - 1] = "native.ajuste";
+      execFileSync(AJUSTE, argv, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+      assert.ok(readFileSync(ours).equals(readFileSync(join(work, "native.ajuste"))), "the studio's bundle differs from the command line's");
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+
+    // Taking the caps away keeps every record again.
+    await nav().getByRole("link", { name: /Statistics/ }).click();
+    await page.getByTestId("remove-balance").click();
+    await page.waitForFunction(() => /^8 records prepared/.test(document.querySelector('[data-testid="stats-summary"]')?.textContent ?? ""));
+    assert.equal(await page.getByTestId("balance-applied").count(), 0);
+    assertNoProblems();
+  });
+
   test("an empty file gets a clear message", async () => {
     await pick({ name: "empty.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.alloc(0) });
     const alert = page.getByRole("alert");

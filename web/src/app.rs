@@ -80,7 +80,9 @@ impl Route {
             }
             Route::Dedup => "Find exact and near duplicates, and leaks between train and eval.",
             Route::Template => "Pick a chat template and see exactly which tokens are trained.",
-            Route::Stats => "Lengths, turns, roles and languages across the dataset.",
+            Route::Stats => {
+                "Lengths, turns, roles and languages across the prepared data, and the balance of its labels or topics."
+            }
             Route::Train => "Fine-tune a small model on this data, right in the browser.",
             Route::Export => "Write the prepared data, or a bundle for the native trainer.",
             Route::NotFound => "There is no page at this address.",

@@ -45,7 +45,7 @@ pub fn DatasetCard(props: &DatasetCardProps) -> Html {
             </dl>
             if let Some(bundle) = &file.from_bundle {
                 <p class="note" data-testid="from-bundle">
-                    { format!("The records of the bundle {bundle} (train and eval), with its recipe: cleaning, dedup, template, split and method.") }
+                    { format!("The records of the bundle {bundle} (train and eval), with its recipe: cleaning, dedup, balancing, template, split and method.") }
                 </p>
             }
             if s.bom {
