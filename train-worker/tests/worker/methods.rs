@@ -34,6 +34,7 @@ fn bundle_of(file: &str, method: Method) -> Vec<u8> {
     let recipe = Recipe {
         clean: vec![],
         dedup: None,
+        balance: None,
         split: SplitConfig {
             eval_fraction: 0.34,
             seed: 42,
