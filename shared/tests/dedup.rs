@@ -59,8 +59,7 @@ fn dataset(records: &[Record]) -> Dataset {
     }
 }
 
-/// `i` spelled in three letters: words must differ in letters, since normalisation folds
-/// every digit run to `0`.
+/// `i` spelled in three letters, so that words differ in more than a number.
 fn letters(i: usize) -> String {
     [i / 676 % 26, i / 26 % 26, i % 26]
         .iter()
@@ -110,6 +109,25 @@ fn exact_duplicates_with_whitespace_and_case_variants_are_found() {
         (0, vec![2, 3], DupKind::Exact, 1.0)
     );
     assert_eq!(report.removed(), BTreeSet::from([2, 3]));
+}
+
+#[test]
+fn records_that_differ_in_their_numbers_are_not_duplicates() {
+    // Arithmetic: the same words, other numbers. Only the true copy (other spacing) goes,
+    // by exact and by near matching alike.
+    let records: Vec<Record> = [
+        ("What is 12 plus 7?", "12 plus 7 is 19."),
+        ("What is 13 plus 7?", "13 plus 7 is 20."),
+        ("What is 12 plus 8?", "12 plus 8 is 20."),
+        ("What is 12  plus 7 ?", "12 plus 7 is 19"),
+    ]
+    .iter()
+    .map(|&(q, a)| conv(&[(q, a)]))
+    .collect();
+    let exact = dedup(&records, &DedupConfig::default());
+    assert_eq!(exact.removed(), BTreeSet::from([3]));
+    let near = dedup(&records, &near_cfg());
+    assert_eq!(near.removed(), BTreeSet::from([3]));
 }
 
 #[test]

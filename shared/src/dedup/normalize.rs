@@ -1,9 +1,13 @@
 //! The matching text of a record: what exact and near deduplication compare.
 //!
-//! Normalisation follows datatrove's `simplify_text` so that "the same text" means what it means
+//! [`normalize`] follows datatrove's `simplify_text` so that "the same text" means what it means
 //! in the reference tools: NFKC, lowercase, diacritics removed (NFD, combining marks dropped),
 //! runs of digits (with an optional decimal part) replaced by `0`, punctuation (CJK too),
 //! symbols and control characters turned into word breaks, whitespace collapsed to one space.
+//!
+//! A record's matching text ([`record_text`]) keeps digits, though: in fine-tuning data numbers
+//! are content. "What is 2+2? 4" and "What is 3+3? 6" are two examples, not one, and folding
+//! their digits made a dataset of arithmetic collapse into a handful of "exact duplicates".
 //!
 //! It is used for matching keys only; the text that is exported is never normalised here.
 
@@ -215,9 +219,10 @@ fn push_word(out: &mut String, word: &str) {
     out.push_str(word);
 }
 
-/// Appends the turns as `ROLE content ROLE content ...`, each content normalised.
+/// Appends the turns as `ROLE content ROLE content ...`, each content normalised with its
+/// digits kept (see the module's note).
 pub(crate) fn turns_into(turns: &[Message], out: &mut String) {
-    turns_into_with(turns, out, true);
+    turns_into_with(turns, out, false);
 }
 
 /// [`turns_into`] with digit folding optional (see [`normalize_with`]).
@@ -242,8 +247,8 @@ pub(crate) fn turns_text(turns: &[Message], fold_digits: bool) -> String {
     out
 }
 
-/// The text of a record used for dedup: every turn's content, [normalised](normalize), each
-/// preceded by an uppercase role marker (`SYSTEM`, `USER`, `ASSISTANT`, `TOOL`), so a user turn
+/// The text of a record used for dedup: every turn's content, [normalised](normalize) with its
+/// digits kept, each preceded by an uppercase role marker (`SYSTEM`, `USER`, `ASSISTANT`, `TOOL`), so a user turn
 /// and an assistant turn with the same text differ. Preferences read
 /// `PROMPT <turns> CHOSEN <turns> REJECTED <turns>`; feedback reads
 /// `PROMPT <turns> COMPLETION <turns> GOOD|BAD` (the same completion labelled both ways is a
@@ -357,6 +362,23 @@ mod tests {
             let n = normalize(t);
             assert!(!n.bytes().any(|b| b.is_ascii_uppercase()), "{t:?} -> {n:?}");
         }
+    }
+
+    #[test]
+    fn record_text_keeps_numbers_apart() {
+        let sum = |q: &str, a: &str| conv(vec![Message::user(q), Message::assistant(a)]);
+        assert_eq!(
+            record_text(&sum("What is 2+2?", "4.")),
+            "USER what is 2 2 ASSISTANT 4"
+        );
+        assert_ne!(
+            record_text(&sum("What is 2+2?", "4")),
+            record_text(&sum("What is 3+3?", "6"))
+        );
+        assert_eq!(
+            record_text(&sum("What is 2+2?", "4")),
+            record_text(&sum("  what IS 2 + 2 ", "4!"))
+        );
     }
 
     #[test]
