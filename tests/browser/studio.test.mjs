@@ -250,19 +250,7 @@ describe("load page", () => {
     await nav().getByRole("link", { name: /Export/ }).click();
     const line = (await page.getByTestId("bundle-command").innerText()).trim();
     assert.match(line, /^ajuste bundle create qa\.csv --map question=instruction,answer=output --template chatml /);
-    const work = mkdtempSync(join(tmpdir(), "ajuste-map-"));
-    try {
-      const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
-      const ours = join(work, "studio.ajuste");
-      await download.saveAs(ours);
-      writeFileSync(join(work, "qa.csv"), csv);
-      const argv = line.split(/\s+/).slice(1);
-      argv[argv.length - 1] = "native.ajuste";
-      execFileSync(AJUSTE, argv, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-      assert.ok(readFileSync(ours).equals(readFileSync(join(work, "native.ajuste"))), "the studio's bundle differs from the command line's");
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    await assertBundleIsTheCommandLines(line, "qa.csv", csv);
 
     // The loaded file's renames change like any other setting, and undo takes the change back.
     await nav().getByRole("link", { name: /Load/ }).click();
@@ -276,10 +264,7 @@ describe("load page", () => {
   });
 
   test("balancing caps the larger KTO label, the charts follow, and its bundle is the command line's", async () => {
-    const words = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"];
-    const kto = words
-      .map((w, i) => JSON.stringify({ prompt: `Describe ${w}.`, completion: `A ${w}.`, label: i % 4 !== 0 }) + "\n")
-      .join("");
+    const kto = readFileSync(join(ROOT, "tests", "fixtures", "cli", "kto-unbalanced.jsonl"));
     await pick({ name: "kto.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(kto) });
     await status().getByTestId("dataset-card").waitFor();
     await nav().getByRole("link", { name: /Statistics/ }).click();
@@ -308,19 +293,7 @@ describe("load page", () => {
     await nav().getByRole("link", { name: /Export/ }).click();
     const line = (await page.getByTestId("bundle-command").innerText()).trim();
     assert.match(line, / --balance-by auto --max-ratio 1 /);
-    const work = mkdtempSync(join(tmpdir(), "ajuste-balance-"));
-    try {
-      const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
-      const ours = join(work, "studio.ajuste");
-      await download.saveAs(ours);
-      writeFileSync(join(work, "kto.jsonl"), kto);
-      const argv = line.split(/\s+/).slice(1);
-      argv[argv.length - 1] = "native.ajuste";
-      execFileSync(AJUSTE, argv, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-      assert.ok(readFileSync(ours).equals(readFileSync(join(work, "native.ajuste"))), "the studio's bundle differs from the command line's");
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    await assertBundleIsTheCommandLines(line, "kto.jsonl", kto);
 
     // Taking the caps away keeps every record again.
     await nav().getByRole("link", { name: /Statistics/ }).click();
@@ -520,6 +493,24 @@ async function assertCurrent(label) {
   const current = nav().locator('[aria-current="page"]');
   assert.equal(await current.count(), 1, "exactly one nav link should be current");
   assert.match(await current.innerText(), new RegExp(`${label}$`));
+}
+
+// Downloads the Export page's bundle and compares it byte for byte with what the page's
+// `ajuste bundle create` line builds natively from the same source file.
+async function assertBundleIsTheCommandLines(line, name, contents) {
+  const work = mkdtempSync(join(tmpdir(), "ajuste-bundle-"));
+  try {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
+    const ours = join(work, "studio.ajuste");
+    await download.saveAs(ours);
+    writeFileSync(join(work, name), contents);
+    const argv = line.split(/\s+/).slice(1);
+    argv[argv.length - 1] = "native.ajuste";
+    execFileSync(AJUSTE, argv, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+    assert.ok(readFileSync(ours).equals(readFileSync(join(work, "native.ajuste"))), "the studio's bundle differs from the command line's");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 async function pick(file) {

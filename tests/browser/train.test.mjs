@@ -2,7 +2,7 @@
 // the Train page opens; then a few steps of LoRA SFT run in it.
 //
 // 1. CPU (flex), the micro model shipped with the studio, the pirate persona sample
-//    (static/samples/pirate-train.jsonl): the loss falls, the charts update, the eval before and
+//    (static/samples/pirate-train.jsonl): the eval loss falls, the charts update, the eval before and
 //    after is shown, the chat box answers with the base and with the adapter, and the downloaded
 //    adapter (PEFT zip, adapter_config.json, adapter_model.safetensors) and events.jsonl match
 //    what `target/debug/ajuste train` makes natively from the same bundle with the command line
@@ -228,9 +228,10 @@ describe("train page", () => {
       const zipped = execFileSync("python3", ["-c", "import sys, zipfile; print(' '.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))", zip], { encoding: "utf8" }).trim();
       assert.equal(zipped, "adapter_config.json adapter_model.safetensors");
       const events = readEvents(eventsPath);
+      // Learning is asserted on the eval split above (the same records before and after); each
+      // step's loss is another batch's, so the last step's need not be below the first's.
       const losses = stepLosses(events);
       assert.equal(losses.length, STEPS);
-      assert.ok(losses[STEPS - 1] < losses[0], `the loss should fall: ${losses.join(", ")}`);
 
       // The same run natively, from the same bundle (the Export page's download).
       const bundle = await downloadBundle(page, join(work, "bundle"));
@@ -327,7 +328,7 @@ describe("train page", () => {
       // learning rate than on flex: Adam's first steps move a value whose gradient is float noise
       // by the full rate, one way on the GPU and maybe the other on the CPU, and the eval after
       // training is compared too.
-      await settings(page, { steps: GPU_STEPS, maxLength: 64, lr: 0.003 });
+      await settings(page, { steps: GPU_STEPS, maxLength: 64, lr: 0.001 });
       const command = await page.getByTestId("train-native-command").innerText();
       assert.match(command, /--device wgpu -o train-run$/, command);
       const seconds = await runToEnd(page, 480_000);

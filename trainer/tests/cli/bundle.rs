@@ -1,6 +1,6 @@
 //! `ajuste bundle ...`
 
-use crate::util::{CliTest, fx};
+use crate::util::{CliTest, fixture, fx};
 
 fn create(t: &CliTest, out: &str) {
     let tok = fx("shared/tests/fixtures/templates/tiny/tokenizer.json");
@@ -161,21 +161,8 @@ fn a_bundle_records_the_renames_its_source_was_read_with() {
 #[test]
 fn a_balanced_bundle_records_its_groups() {
     let t = CliTest::new();
-    // Distinct words: dedup's normalisation folds digits, so numbered records would collapse.
-    let words = [
-        "apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath",
-    ];
-    let kto: String = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            format!(
-                "{{\"prompt\": \"Describe {w}.\", \"completion\": \"A {w}.\", \"label\": {}}}\n",
-                i % 4 != 0
-            )
-        })
-        .collect();
-    let input = t.write("kto.jsonl", kto);
+    // Eight feedback records on distinct words (dedup keeps them all), two undesirable.
+    let input = fixture("tests/fixtures/cli/kto-unbalanced.jsonl");
     t.run([
         "bundle",
         "create",

@@ -17,6 +17,8 @@ use crate::protocol::{ExportKind, FindingsQuery, RecordStatus, TemplateChoice, T
 
 const SAMPLE: &[u8] = include_bytes!("../../../static/samples/sharegpt-sample.jsonl");
 const TINY: &str = "../shared/tests/fixtures/templates/tiny";
+/// Eight feedback records, six desirable and two not (the CLI's and the browser's test too).
+const KTO_UNBALANCED: &[u8] = include_bytes!("../../../tests/fixtures/cli/kto-unbalanced.jsonl");
 
 fn quiet() -> impl FnMut(&str, u64, u64) {
     |_, _, _| {}
@@ -701,24 +703,11 @@ fn a_bundle_opens_as_a_source_with_its_recipe() {
 #[test]
 fn balancing_caps_the_larger_label_and_travels_with_the_bundle() {
     use ajuste_shared::balance::{BalanceConfig, GroupBy};
-    let words = [
-        "apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath",
-    ];
-    let kto: String = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            format!(
-                "{{\"prompt\": \"Describe {w}.\", \"completion\": \"A {w}.\", \"label\": {}}}\n",
-                i % 4 != 0
-            )
-        })
-        .collect();
     let mut engine = Engine::new();
     let opened = engine
         .open(
             "kto.jsonl",
-            kto.clone().into_bytes(),
+            KTO_UNBALANCED.to_vec(),
             LoadOptions::default(),
             &mut quiet(),
         )
@@ -765,7 +754,7 @@ fn balancing_caps_the_larger_label_and_travels_with_the_bundle() {
     let recipe = Settings::from_ops(Kind::Feedback, &engine.session.as_ref().unwrap().ops).recipe();
     let expected = cli_bundle(
         "kto.jsonl",
-        kto.as_bytes(),
+        KTO_UNBALANCED,
         None,
         &recipe,
         &Template::Builtin(Builtin::Chatml),
