@@ -175,22 +175,22 @@ pub fn balance<'a>(
             GroupBy::Field(f) => format!("a `{f}` field"),
         }));
     }
-    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // `None` (no key) sorts first and is its own group, even beside a value spelled "(none)".
+    let mut members: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
-        members
-            .entry(name.as_deref().unwrap_or(NO_GROUP))
-            .or_default()
-            .push(i);
+        members.entry(name.as_deref()).or_default().push(i);
     }
     let smallest = members
         .iter()
-        .filter(|(group, _)| **group != NO_GROUP)
+        .filter(|(group, _)| group.is_some())
         .map(|(_, m)| m.len())
         .min()
         .unwrap_or(0);
-    let by_ratio = config
-        .max_ratio
-        .map_or(usize::MAX, |r| (smallest as f64 * r).floor() as usize);
+    // The epsilon keeps a product that is whole on paper whole in floating point
+    // (100 x 1.15 is 114.999...).
+    let by_ratio = config.max_ratio.map_or(usize::MAX, |r| {
+        (smallest as f64 * r + 1e-9).floor() as usize
+    });
     let cap = config.max_per_group.unwrap_or(usize::MAX).min(by_ratio);
     // One generator over the groups in name order: the draw depends on the seed and the data only.
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -198,7 +198,7 @@ pub fn balance<'a>(
     let mut groups = Vec::with_capacity(members.len());
     for (group, mut indices) in members {
         let records = indices.len();
-        if records > cap && group != NO_GROUP {
+        if records > cap && group.is_some() {
             indices.shuffle(&mut rng);
             indices.truncate(cap);
         }
@@ -206,7 +206,7 @@ pub fn balance<'a>(
             keep[i] = true;
         }
         groups.push(GroupCount {
-            group: group.to_owned(),
+            group: group.unwrap_or(NO_GROUP).to_owned(),
             records,
             kept: indices.len(),
         });
@@ -325,6 +325,16 @@ mod tests {
             [("(none)", 1, 1), ("a", 5, 2), ("b", 2, 2)]
         );
         assert_eq!(equal.kept.len(), 5);
+    }
+
+    #[test]
+    fn a_whole_product_of_ratio_and_smallest_group_is_the_cap() {
+        let records: Vec<Record> = (0..200)
+            .map(|i| topic(Some(if i < 100 { "a" } else { "b" })))
+            .chain((0..100).map(|_| topic(Some("c"))))
+            .collect();
+        let r = balance(&records, &config(GroupBy::Auto, None, Some(1.15))).unwrap();
+        assert_eq!(r.cap, 115);
     }
 
     #[test]

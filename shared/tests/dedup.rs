@@ -438,6 +438,9 @@ fn swapped_preferences_are_reported() {
         pref("Best language?", "Rust", "Cobol"),
         pref("Best editor?", "Helix", "Notepad"),
         pref("best language", "Cobol.", "rust"),
+        // Other numbers are other prompts: these two agree, they do not contradict.
+        pref("What is 2+2?", "4", "5"),
+        pref("What is 2+3?", "5", "4"),
     ];
     let pairs = swapped_preferences(&records);
     assert_eq!(pairs, vec![(0, 2)]);

@@ -222,16 +222,11 @@ fn push_word(out: &mut String, word: &str) {
 /// Appends the turns as `ROLE content ROLE content ...`, each content normalised with its
 /// digits kept (see the module's note).
 pub(crate) fn turns_into(turns: &[Message], out: &mut String) {
-    turns_into_with(turns, out, false);
-}
-
-/// [`turns_into`] with digit folding optional (see [`normalize_with`]).
-fn turns_into_with(turns: &[Message], out: &mut String, fold_digits: bool) {
     for m in turns {
         push_word(out, role_marker(m.role));
         out.push(' ');
         let before = out.len();
-        normalize_with(&m.content, out, fold_digits);
+        normalize_with(&m.content, out, false);
         if out.len() == before {
             // Empty content: take back the space so words stay separated by exactly one.
             out.pop();
@@ -239,11 +234,10 @@ fn turns_into_with(turns: &[Message], out: &mut String, fold_digits: bool) {
     }
 }
 
-/// The normalised matching text of a list of turns (see [`record_text`]), with digits kept
-/// or folded.
-pub(crate) fn turns_text(turns: &[Message], fold_digits: bool) -> String {
+/// The normalised matching text of a list of turns (see [`record_text`]).
+pub(crate) fn turns_text(turns: &[Message]) -> String {
     let mut out = String::new();
-    turns_into_with(turns, &mut out, fold_digits);
+    turns_into(turns, &mut out);
     out
 }
 

@@ -17,19 +17,15 @@ fn key_of(record: &Record) -> Option<PrefKey> {
     let Record::Preference(p) = record else {
         return None;
     };
-    // Digits are kept in the answers: "4" and "5" are different answers to "2+2?", although
-    // the dedup normalisation folds both to "0".
-    let h = |turns, fold_digits| xxh3_128(turns_text(turns, fold_digits).as_bytes());
-    Some((
-        h(&p.prompt, true),
-        h(&p.chosen, false),
-        h(&p.rejected, false),
-    ))
+    // Digits are kept, as in every matching text: "4" and "5" are different answers to
+    // "2+2?", and "2+2?" is another prompt than "3+3?".
+    let h = |turns| xxh3_128(turns_text(turns).as_bytes());
+    Some((h(&p.prompt), h(&p.chosen), h(&p.rejected)))
 }
 
 /// Pairs `(i, j)`, `i < j`, of preference records with the same [normalised](super::normalize)
-/// prompt where `j`'s chosen is `i`'s rejected and the other way round (compared normalised
-/// but with digits kept, since answers often differ only in a number). Each contradicting
+/// prompt where `j`'s chosen is `i`'s rejected and the other way round (compared normalised,
+/// digits kept, since answers often differ only in a number). Each contradicting
 /// record `j` is paired with the earliest such `i`, so a pair repeated many times gives a
 /// linear number of pairs rather than all of them. Records whose chosen equals their rejected
 /// (`chosen-equals-rejected`), and records other than preferences, are skipped. Sorted by `j`.

@@ -639,6 +639,11 @@ fn balance_caps_each_group_and_reports_what_it_left_out() {
         out.stderr
     );
     let out = balance("x.jsonl", &["--max-ratio", "0.5"]).expect(2);
-    assert!(out.stderr.contains("at least 1"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--max-ratio must be a number of at least 1"),
+        "{}",
+        out.stderr
+    );
     assert!(!t.path("x.jsonl").exists());
 }

@@ -350,7 +350,7 @@ fn bundles_train_with_their_template_and_split() {
     // Cut records are counted per split, the count naming the file inside the bundle.
     assert!(
         run.stderr.contains(
-            "b.ajuste:train.jsonl: 2 record(s) with `too-long-for-context`, first at b.ajuste:train.jsonl:"
+            "b.ajuste:train.jsonl: 2 record(s) with `too-long-for-context`, the first at line 4:"
         ),
         "{}",
         run.stderr

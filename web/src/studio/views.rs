@@ -246,8 +246,8 @@ impl Engine {
                 })
                 .collect();
         }
-        // Before dedup: its normalisation folds digits, so "4 vs 5" and "5 vs 4" can be one
-        // exact cluster, and the contradiction would vanish with the removed copy.
+        // Before dedup: near dedup can cluster "4 vs 5" with "5 vs 4" (they share most of
+        // their words), and the contradiction would vanish with the removed copy.
         let pairs = dedup::swapped_preferences(records);
         view.contradictions = pairs.len();
         view.contradiction_sample = pairs

@@ -514,7 +514,7 @@ fn report_findings(name: &str, findings: &[Finding]) {
     for (code, n, first) in counts {
         let at = first
             .line
-            .map(|l| format!(", first at {name}:{l}"))
+            .map(|l| format!(", the first at line {l}"))
             .unwrap_or_default();
         eprintln!(
             "{}: {name}: {n} record(s) with `{}`{at}: {}",

@@ -16,9 +16,15 @@ use crate::cli::{ExitStatus, io};
 pub fn config(args: &BalanceArgs) -> Result<Option<BalanceConfig>> {
     if args.max_per_group.is_none() && args.max_ratio.is_none() {
         if args.by.is_some() {
-            bail!("--balance-by needs a cap: --max-per-group N, --max-ratio X, or both");
+            bail!("--balance-by (--by) needs a cap: --max-per-group N, --max-ratio X, or both");
         }
         return Ok(None);
+    }
+    if args.max_per_group == Some(0) {
+        bail!("--max-per-group must be at least 1");
+    }
+    if let Some(r) = args.max_ratio.filter(|r| !(*r >= 1.0 && r.is_finite())) {
+        bail!("--max-ratio must be a number of at least 1 (1: equal groups); got {r}");
     }
     let config = BalanceConfig {
         by: GroupBy::parse(args.by.as_deref().unwrap_or("auto"))?,
