@@ -532,3 +532,32 @@ fn rendered_records_serialise_for_the_studio() {
     assert_eq!(json["segments"][2]["trained"], true);
     assert_eq!(json["segments"][2]["role"], "assistant");
 }
+
+#[test]
+fn a_rendering_splits_at_a_cut_into_what_is_kept_and_what_is_dropped() {
+    use ajuste_shared::template::Segment;
+    let seg = |text: &str, trained| Segment {
+        text: text.into(),
+        trained,
+        role: None,
+    };
+    let r = Rendered {
+        segments: vec![seg("ab", false), seg("cdé", true), seg("f", false)],
+        findings: vec![],
+    };
+    let texts = |segs: &[Segment]| segs.iter().map(|s| s.text.clone()).collect::<Vec<_>>();
+    let (kept, dropped) = r.split_at(3);
+    assert_eq!(
+        (texts(&kept), texts(&dropped)),
+        (vec!["ab".into(), "c".into()], vec!["dé".into(), "f".into()])
+    );
+    assert!(kept[1].trained && dropped[0].trained && !dropped[1].trained);
+    // Inside the two bytes of é: the cut moves back to the character's start.
+    let (kept, dropped) = r.split_at(5);
+    assert_eq!(
+        (texts(&kept), texts(&dropped)),
+        (vec!["ab".into(), "cd".into()], vec!["é".into(), "f".into()])
+    );
+    let (kept, dropped) = r.split_at(usize::MAX);
+    assert_eq!((kept, dropped.len()), (r.segments.clone(), 0));
+}

@@ -80,6 +80,32 @@ impl Rendered {
         ranges
     }
 
+    /// The segments before byte `at` of [`Rendered::text`] and those from it on, the segment it
+    /// falls in split in two (`at` moved back to a character boundary). What a cut to a maximum
+    /// length keeps and drops ([`crate::tokenize::Encoded::cut_at`]).
+    pub fn split_at(&self, at: usize) -> (Vec<Segment>, Vec<Segment>) {
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        for segment in &self.segments {
+            let end = start + segment.text.len();
+            let mut split = at.clamp(start, end) - start;
+            while !segment.text.is_char_boundary(split) {
+                split -= 1;
+            }
+            let (before, after) = segment.text.split_at(split);
+            for (text, side) in [(before, &mut kept), (after, &mut dropped)] {
+                if !text.is_empty() {
+                    side.push(Segment {
+                        text: text.to_owned(),
+                        ..segment.clone()
+                    });
+                }
+            }
+            start = end;
+        }
+        (kept, dropped)
+    }
+
     /// Whether any text is trained.
     pub fn has_trained_text(&self) -> bool {
         self.segments

@@ -267,7 +267,7 @@ fn balance_result(b: &BalanceSummary) -> Html {
     if let Some(error) = &b.error {
         return html! {
             <div class="alert alert-inline" role="alert" data-testid="balance-error">
-                <p>{ format!("Balancing could not run, so every record is kept: {error}.") }</p>
+                <p>{ format!("Balancing cannot run: {error}. Every record is shown, but the bundle cannot be built (nor by its command line) until the caps change or balancing is taken off.") }</p>
             </div>
         };
     }

@@ -7,7 +7,7 @@ use ajuste_shared::clean::{self, Step};
 use ajuste_shared::dedup::{self, DedupConfig};
 use ajuste_shared::record::{Item, Message, Record};
 use ajuste_shared::stats::{self, Histogram};
-use ajuste_shared::template::{Rendered, Template};
+use ajuste_shared::template::{Rendered, Segment, Template};
 use ajuste_shared::tokenize::{IGNORE_INDEX, TextTokenizer};
 use ajuste_shared::{Finding, Severity, Source};
 use web_time::Instant;
@@ -471,37 +471,19 @@ pub(super) fn render_view(
     }
 }
 
-/// The rendered segments, the one a cut at byte `cut_at` falls in split in two, and every
-/// piece after the cut marked `cut` (not trained).
+/// The rendered segments, those past a cut at byte `cut_at` marked `cut` (not trained).
 fn segment_views(rendered: Rendered, cut_at: Option<usize>) -> Vec<SegmentView> {
-    let mut views = Vec::with_capacity(rendered.segments.len() + 1);
-    let mut start = 0;
-    for s in rendered.segments {
-        let end = start + s.text.len();
-        let mut split = cut_at.map_or(end, |c| c.clamp(start, end)) - start;
-        while !s.text.is_char_boundary(split) {
-            split -= 1;
-        }
-        let (kept, dropped) = s.text.split_at(split);
-        if !kept.is_empty() {
-            views.push(SegmentView {
-                text: kept.to_owned(),
-                trained: s.trained,
-                cut: false,
-                role: s.role,
-            });
-        }
-        if !dropped.is_empty() {
-            views.push(SegmentView {
-                text: dropped.to_owned(),
-                trained: false,
-                cut: true,
-                role: s.role,
-            });
-        }
-        start = end;
-    }
-    views
+    let (kept, dropped) = rendered.split_at(cut_at.unwrap_or(usize::MAX));
+    let view = |s: Segment, cut: bool| SegmentView {
+        text: s.text,
+        trained: s.trained && !cut,
+        cut,
+        role: s.role,
+    };
+    kept.into_iter()
+        .map(|s| view(s, false))
+        .chain(dropped.into_iter().map(|s| view(s, true)))
+        .collect()
 }
 
 /// Renders (and with a tokenizer, encodes) every prepared record, counting findings by code.

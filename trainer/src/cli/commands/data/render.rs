@@ -106,24 +106,16 @@ fn write_marked(
     color: bool,
     encoded: Option<&Encoded>,
 ) -> Result<()> {
-    let text = rendered.text();
-    let mut cut = encoded.and_then(|e| e.cut_at).unwrap_or(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut start = 0;
-    for seg in &rendered.segments {
-        let end = start + seg.text.len();
-        let kept = &text[start.min(cut)..end.min(cut)];
-        match (seg.trained && !kept.is_empty(), color) {
-            (false, _) => write!(out, "{kept}")?,
-            (true, true) => write!(out, "\x1b[1;32m{kept}\x1b[0m")?,
-            (true, false) => write!(out, "«{kept}»")?,
+    let (kept, dropped) = rendered.split_at(encoded.and_then(|e| e.cut_at).unwrap_or(usize::MAX));
+    for seg in &kept {
+        match (seg.trained, color) {
+            (false, _) => write!(out, "{}", seg.text)?,
+            (true, true) => write!(out, "\x1b[1;32m{}\x1b[0m", seg.text)?,
+            (true, false) => write!(out, "«{}»", seg.text)?,
         }
-        start = end;
     }
-    if cut < text.len() {
-        let rest = &text[cut..];
+    if !dropped.is_empty() {
+        let rest: String = dropped.iter().map(|s| s.text.as_str()).collect();
         match color {
             true => write!(out, "\x1b[2m✂{rest}\x1b[0m")?,
             false => write!(out, "✂{rest}")?,
