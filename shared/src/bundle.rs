@@ -16,7 +16,7 @@ use std::io::{Read, Seek, Write};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::balance::{self, BalanceConfig, BalanceError, GroupCount};
+use crate::balance::{self, BalanceConfig, BalanceError, GroupBy, GroupCount};
 use crate::clean::{self, Step};
 use crate::config::TrainConfig;
 use crate::dedup::{self, DedupConfig};
@@ -290,6 +290,7 @@ pub fn build(
         &train_set,
         token_lengths.as_deref(),
         Some(recipe.train.max_length),
+        recipe.balance.as_ref().map_or(&GroupBy::Auto, |b| &b.by),
     );
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,

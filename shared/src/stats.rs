@@ -122,7 +122,8 @@ pub struct Stats {
     /// Records that duplicate an earlier one exactly (normalised), when dedup ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exact_duplicates: Option<usize>,
-    /// Records per KTO label or topic field ([`GroupBy::Auto`]: what `ajuste data balance` caps).
+    /// Records per KTO label or topic field ([`GroupBy::Auto`]), or per group of the key the
+    /// data was balanced by.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub balance: BTreeMap<String, usize>,
 }
@@ -133,11 +134,14 @@ const LANGUAGE_SAMPLE_CHARS: usize = 2000;
 /// Below this many characters whatlang's guesses are mostly noise (Lilac uses 25).
 const LANGUAGE_MIN_CHARS: usize = 25;
 
-/// Computes the statistics; `token_lengths` (one per record, in order) and `max_length` are optional.
+/// Computes the statistics; `token_lengths` (one per record, in order) and `max_length` are
+/// optional. `groups` is the key of the balance chart: the balancing's when the data was
+/// balanced, so the chart shows the groups that were capped.
 pub fn compute(
     dataset: &Dataset,
     token_lengths: Option<&[usize]>,
     max_length: Option<usize>,
+    groups: &GroupBy,
 ) -> Stats {
     let mut turns = Vec::with_capacity(dataset.len());
     let mut chars = Vec::with_capacity(dataset.len());
@@ -157,7 +161,7 @@ pub fn compute(
             *roles.entry(m.role).or_insert(0) += 1;
         }
         *languages.entry(language_of(record)).or_insert(0) += 1;
-        if let Some(group) = GroupBy::Auto.group_of(record) {
+        if let Some(group) = groups.group_of(record) {
             *balance.entry(group).or_insert(0) += 1;
         }
     }
@@ -288,7 +292,7 @@ mod tests {
                 conv(&[("user", "hi"), ("assistant", "hello")]),
             ],
         };
-        let s = compute(&ds, Some(&[20, 30, 5]), Some(25));
+        let s = compute(&ds, Some(&[20, 30, 5]), Some(25), &GroupBy::Auto);
         assert_eq!(s.records, 3);
         assert_eq!(s.kind, Some(Kind::Sft));
         assert_eq!(s.roles[&Role::Assistant], 3);
@@ -299,5 +303,30 @@ mod tests {
         assert_eq!(s.languages.get("und"), Some(&1));
         assert_eq!(s.over_max_length, Some(1));
         assert_eq!(s.tokens.unwrap().summary.max, 30);
+    }
+
+    #[test]
+    fn the_balance_chart_groups_by_the_key_it_is_given() {
+        let tagged = |topic: &str, lang: &str| {
+            let mut item = conv(&[("user", "q"), ("assistant", "a")]);
+            let meta = item.record.meta_mut();
+            meta.insert("topic".into(), topic.into());
+            meta.insert("lang".into(), lang.into());
+            item
+        };
+        let ds = Dataset {
+            name: "t".into(),
+            items: vec![tagged("a", "pt"), tagged("b", "pt"), tagged("a", "en")],
+        };
+        let auto = compute(&ds, None, None, &GroupBy::Auto);
+        assert_eq!(
+            auto.balance.into_iter().collect::<Vec<_>>(),
+            [("topic=a".into(), 2), ("topic=b".into(), 1)]
+        );
+        let lang = compute(&ds, None, None, &GroupBy::Field("lang".into()));
+        assert_eq!(
+            lang.balance.into_iter().collect::<Vec<_>>(),
+            [("en".into(), 1), ("pt".into(), 2)]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ajuste_shared::balance::GroupBy;
 use ajuste_shared::clean::{self, Step};
 use ajuste_shared::dedup::{self, DedupConfig};
 use ajuste_shared::record::{Item, Message, Record};
@@ -341,7 +342,12 @@ impl Engine {
             _ => None,
         };
         progress("Computing statistics", 0, 0);
-        let stats = stats::compute(&dataset, tokens.as_deref(), Some(max_length));
+        let groups = s
+            .settings
+            .balance
+            .as_ref()
+            .map_or(&GroupBy::Auto, |b| &b.by);
+        let stats = stats::compute(&dataset, tokens.as_deref(), Some(max_length), groups);
         let turns: Vec<usize> = dataset.records().map(|r| r.turns().len()).collect();
         Ok(StatsView {
             generation: self.generation,

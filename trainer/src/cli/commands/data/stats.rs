@@ -1,5 +1,6 @@
 //! `ajuste data stats`: sizes, turns, roles, languages, length histograms.
 
+use ajuste_shared::balance::GroupBy;
 use ajuste_shared::dedup::{self, DedupConfig};
 use ajuste_shared::record::Record;
 use ajuste_shared::stats::{self, Histogram, Stats};
@@ -33,7 +34,12 @@ pub fn run(args: &StatsArgs) -> Result<ExitStatus> {
             .map(|r| stats::token_length(&template, tok, r))
             .collect()
     });
-    let mut stats = stats::compute(&loaded.dataset, token_lengths.as_deref(), args.max_len);
+    let mut stats = stats::compute(
+        &loaded.dataset,
+        token_lengths.as_deref(),
+        args.max_len,
+        &GroupBy::Auto,
+    );
     let records: Vec<Record> = loaded.dataset.records().cloned().collect();
     stats.exact_duplicates = Some(dedup::dedup(&records, &DedupConfig::default()).exact_duplicates);
     if args.json {
